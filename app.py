@@ -1,0 +1,34 @@
+"""bngan app entry point: ``streamlit run app.py``.
+
+Only the navigation lives here; each page is its own file under ``pages/``. Pages that do not exist yet are
+left out of the menu, so the app runs while the project grows. Nothing heavy (torch) is imported here: the
+app must start instantly, and pages import what they need when they are opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+# (page file relative to this file, menu title, icon), in menu order
+PAGES = (
+    ("pages/structure.py", "Structure", ":material/account_tree:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+    ("pages/traversals.py", "Traversals", ":material/view_comfy:"),
+    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
+    ("pages/disentanglement.py", "Disentanglement", ":material/scatter_plot:"),
+)
+
+
+def available_pages() -> list[st.Page]:
+    """The pages whose file exists, in menu order."""
+    return [st.Page(path, title=title, icon=icon) for path, title, icon in PAGES if (ROOT / path).exists()]
+
+
+# An emoji favicon is an inline SVG; a :material/...: one would be fetched from fonts.gstatic.com.
+st.set_page_config(page_title="bngan", page_icon="🕸️", layout="wide")
+navigation = st.navigation(available_pages())
+# SIDEBAR HOOK (lead): from bngan.ui.sidebar import render_job_sidebar; render_job_sidebar()
+navigation.run()

@@ -1,0 +1,5 @@
+import sys
+
+from bngan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,222 @@
+"""Command line: ``python -m bngan train | sample | traverse | bench ...``.
+
+Bad input (a setting out of range, a missing data folder, a corrupt checkpoint, an invalid structure) prints
+one line ``bngan: error: ...`` and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(ValueError):
+    """Bad input from the command line."""
+
+
+def _structure_arg(text: str) -> dict:
+    """A preset name (``entangled``, ``entangled:4`` for k=4) or a path to a structure JSON file."""
+    from bngan.structure import PRESETS, LatentStructure
+
+    name, _, k = text.partition(":")
+    if name in PRESETS:
+        return LatentStructure.preset(name, int(k) if k else 3).to_dict()
+    path = Path(text)
+    if not path.is_file():
+        raise UsageError(f"--structure {text!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
+    return LatentStructure.from_json(path.read_text()).to_dict()
+
+
+def _imbalance_arg(args: argparse.Namespace) -> dict:
+    from bngan.data import Imbalance
+
+    minority = [int(c) for c in args.minority.split(",")] if args.minority else [8, 9]
+    return Imbalance(args.imbalance, minority_classes=minority, ir=args.ir).to_dict()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+    from torchvision.utils import save_image
+
+    from bngan.config import TrainConfig
+    from bngan.training import Trainer
+
+    out = Path(args.out)
+    checkpoint = out / "checkpoint.pt"
+    overrides = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs,
+                                   "time_budget_s": args.time_budget}.items() if v is not None}
+    if args.resume:
+        trainer = Trainer.resume(args.resume, device=args.device, **overrides)
+    else:
+        config = TrainConfig(
+            dataset=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
+            imbalance=_imbalance_arg(args), seed=args.seed, preset=args.preset,
+            structure=_structure_arg(args.structure), reg_mode=args.reg_mode, lambda_reg=args.lambda_reg,
+            batch_size=args.batch_size, code_prior=args.code_prior, device=args.device,
+            steps=args.steps if (args.steps or args.epochs or args.time_budget) else 300,
+            epochs=args.epochs, time_budget_s=args.time_budget, sample_every=args.sample_every,
+            checkpoint_every=args.checkpoint_every)
+        trainer = Trainer(config)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(trainer.config.to_json())
+    (out / "structure.json").write_text(trainer.structure.to_json())
+    metrics = (out / "metrics.jsonl").open("a")
+    print(f"training on {trainer.device}: {len(trainer.data)} images, class counts "
+          f"{trainer.data.class_counts()}", file=sys.stderr)
+    bar = tqdm(total=trainer.steps_target(), initial=trainer.step_count, unit="step", disable=args.quiet)
+
+    def on_event(event) -> None:
+        metrics.write(json.dumps(event.to_json()) + "\n")
+        bar.update(1)
+        if event.samples is not None:
+            save_image(event.samples, out / f"samples_{event.step:06d}.png", nrow=8)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items() if k in ("d_adv", "g_adv", "reg")})
+
+    try:
+        result = trainer.run(callback=on_event, checkpoint_path=checkpoint)
+    finally:
+        bar.close()
+        metrics.close()
+    save_image(trainer.sample_grid(), out / "samples_final.png", nrow=8)
+    print(f"{result.steps} steps in {result.elapsed_s:.1f} s; checkpoint {checkpoint}", file=sys.stderr)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from torchvision.utils import save_image
+
+    from bngan.training import TrainedModel
+
+    model = TrainedModel.load(args.checkpoint, device=args.device)
+    if not 0 <= args.label < len(model.class_names):
+        raise UsageError(f"--label must be 0..{len(model.class_names) - 1} for this model, got {args.label}")
+    if not 1 <= args.n <= 100000:
+        raise UsageError(f"--n must be 1..100000, got {args.n}")
+    images = model.generate(torch.full((args.n,), args.label), seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        np.savez_compressed(out, images=images.numpy(), labels=np.full(args.n, args.label))
+    elif out.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        save_image(images, out, nrow=int(np.ceil(np.sqrt(args.n))))
+    else:
+        raise UsageError("--out must end in .png, .jpg or .npz")
+    print(f"wrote {args.n} images of class {args.label} ({model.class_names[args.label]}) to {out}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+    from torchvision.utils import save_image
+
+    from bngan.traversal import code_values, grid, strip
+    from bngan.training import TrainedModel
+
+    model = TrainedModel.load(args.checkpoint, device=args.device)
+    if not 0 <= args.label < len(model.class_names):
+        raise UsageError(f"--label must be 0..{len(model.class_names) - 1}, got {args.label}")
+    values = code_values(args.steps, args.span)
+    if args.code2:
+        images = grid(model, args.label, args.code, args.code2, values, seed=args.seed)
+    else:
+        images = strip(model, args.label, args.code, values, seed=args.seed)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_image(images, args.out, nrow=args.steps)
+    print(f"wrote traversal of code {args.code} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bngan import bench
+
+    return bench.main(args.bench_args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bngan", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a generator", description="Train a Bayesian-network GAN.")
+    train.add_argument("--dataset", default="digits", help="digits (offline default), mnist, fashion-mnist, "
+                       "folder, dsprites")
+    train.add_argument("--data-dir", help="data root (default $BNGAN_DATA_DIR or ../shared/data); for "
+                       "'folder', the folder with one sub-folder per class")
+    train.add_argument("--image-size", type=int)
+    train.add_argument("--imbalance", default="minority", choices=["none", "standard", "minority"])
+    train.add_argument("--minority", help="minority classes, e.g. 8,9 (profile 'minority')")
+    train.add_argument("--ir", type=float, default=10.0, help="imbalance ratio of the minority classes")
+    train.add_argument("--structure", default="entangled", help="preset[:k] or a structure JSON file")
+    train.add_argument("--preset", default="fast", choices=["fast", "paper"], help="model size")
+    train.add_argument("--reg-mode", default="paper", choices=["paper", "gaussian"])
+    train.add_argument("--lambda-reg", type=float, default=1.0)
+    train.add_argument("--code-prior", default="normal", choices=["normal", "uniform"])
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--steps", type=int)
+    train.add_argument("--epochs", type=float)
+    train.add_argument("--time-budget", type=float, help="seconds of training")
+    train.add_argument("--sample-every", type=int, default=100)
+    train.add_argument("--checkpoint-every", type=int, default=500)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    train.add_argument("--resume", help="continue from this checkpoint")
+    train.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json, metrics.jsonl, PNGs)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    sample = sub.add_parser("sample", help="generate images of one class",
+                            description="Generate images of one class from a checkpoint.")
+    sample.add_argument("--checkpoint", required=True)
+    sample.add_argument("--label", type=int, required=True)
+    sample.add_argument("--n", type=int, default=64)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--out", required=True, help="grid .png or arrays .npz")
+    sample.set_defaults(func=cmd_sample)
+
+    traverse = sub.add_parser("traverse", help="sweep a code", description="Write a latent traversal strip/grid.")
+    traverse.add_argument("--checkpoint", required=True)
+    traverse.add_argument("--code", type=int, required=True, help="1-based code index")
+    traverse.add_argument("--code2", type=int, help="a second code: a 2-D grid")
+    traverse.add_argument("--label", type=int, default=0)
+    traverse.add_argument("--steps", type=int, default=7)
+    traverse.add_argument("--span", type=float, default=2.0)
+    traverse.add_argument("--seed", type=int, default=0)
+    traverse.add_argument("--device", default="cpu")
+    traverse.add_argument("--out", required=True)
+    traverse.set_defaults(func=cmd_traverse)
+
+    bench = sub.add_parser("bench", help="benchmarks and experiments (bench --help)", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def run_guarded(func: Callable[[], int], prog: str = "bngan") -> int:
+    """Run a command; expected failures become one line on stderr and exit status 2."""
+    from bngan.errors import EXPECTED_ERRORS
+
+    try:
+        return func()
+    except EXPECTED_ERRORS as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_guarded(lambda: args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

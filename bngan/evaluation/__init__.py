@@ -1,0 +1,1 @@
+"""Evaluation: classifiers, metrics, baselines, experiments."""

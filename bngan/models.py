@@ -1,0 +1,142 @@
+"""Generator ``G(z, y, c)`` and discriminator = feature extractor ``F`` + heads (real/fake, class, code, z').
+
+Two presets: ``"paper"`` is the reference InfoGAN-style architecture (DESIGN §2); ``"fast"`` is a lighter one
+for CPUs. Both take 1- or 3-channel square images whose side is a multiple of 4 (28, 32, 64, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PRESETS = ("paper", "fast")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the networks from a checkpoint."""
+
+    preset: str = "fast"
+    image_size: int = 28
+    channels: int = 1
+    num_classes: int = 10
+    z_dim: int = 62
+    code_dim: int = 4
+    projection: bool = True  # projection discriminator term <embed(y), F(x)>: sharper class conditioning
+    extract_z: bool = False  # an extra head that recovers z (Eq. 2's z'), optional
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.image_size % 4 or not 8 <= self.image_size <= 128:
+            raise ValueError(f"image_size must be a multiple of 4 between 8 and 128, got {self.image_size}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if not 2 <= self.num_classes <= 1000:
+            raise ValueError(f"num_classes must be between 2 and 1000, got {self.num_classes}")
+        if not 1 <= self.z_dim <= 512:
+            raise ValueError(f"z_dim must be between 1 and 512, got {self.z_dim}")
+        if not 1 <= self.code_dim <= 16:
+            raise ValueError(f"code_dim must be between 1 and 16, got {self.code_dim}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Generator(nn.Module):
+    """``G(z, y, c)``: noise, one-hot class and salient codes in, an image in [-1, 1] out."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        s = cfg.image_size // 4
+        in_dim = cfg.z_dim + cfg.num_classes + cfg.code_dim
+        if cfg.preset == "paper":
+            width = 128
+            self.project = nn.Sequential(nn.Linear(in_dim, width * s * s))
+            self.body = nn.Sequential(
+                nn.BatchNorm2d(width),
+                nn.Upsample(scale_factor=2),
+                nn.Conv2d(width, width, 3, 1, 1), nn.BatchNorm2d(width, 0.8), nn.LeakyReLU(0.2, inplace=True),
+                nn.Upsample(scale_factor=2),
+                nn.Conv2d(width, 64, 3, 1, 1), nn.BatchNorm2d(64, 0.8), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(64, cfg.channels, 3, 1, 1), nn.Tanh(),
+            )
+        else:
+            width = 64
+            self.project = nn.Sequential(nn.Linear(in_dim, width * s * s), nn.BatchNorm1d(width * s * s),
+                                         nn.ReLU(inplace=True))
+            self.body = nn.Sequential(
+                nn.ConvTranspose2d(width, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+                nn.ConvTranspose2d(32, cfg.channels, 4, 2, 1), nn.Tanh(),
+            )
+        self.width, self.side = width, s
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        onehot = F.one_hot(y, self.cfg.num_classes).to(z.dtype)
+        h = self.project(torch.cat([z, onehot, c], dim=1))
+        return self.body(h.view(-1, self.width, self.side, self.side))
+
+
+class Discriminator(nn.Module):
+    """Feature extractor ``F`` with heads: ``adv`` (real/fake), ``cls`` (class logits), ``code`` (``c'``)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        if cfg.preset == "paper":
+            def block(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:
+                layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+                                           nn.Dropout2d(0.25)]
+                return [*layers, nn.BatchNorm2d(cout, 0.8)] if bn else layers
+
+            self.features = nn.Sequential(*block(cfg.channels, 16, bn=False), *block(16, 32), *block(32, 64),
+                                          *block(64, 128), nn.Flatten())
+        else:
+            self.features = nn.Sequential(
+                nn.Conv2d(cfg.channels, 32, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2, inplace=True),
+                nn.Flatten(),
+                nn.LazyLinear(256), nn.LeakyReLU(0.2, inplace=True),
+            )
+        self.features.eval()  # a dummy pass sizes the heads (and the lazy layer) without touching BN statistics
+        with torch.no_grad():
+            dim = self.features(torch.zeros(2, cfg.channels, cfg.image_size, cfg.image_size)).shape[1]
+        self.features.train()
+        self.feature_dim = dim
+        self.adv = nn.Linear(dim, 1)
+        self.cls = nn.Linear(dim, cfg.num_classes)
+        self.code = nn.Linear(dim, cfg.code_dim)
+        self.embed = nn.Embedding(cfg.num_classes, dim) if cfg.projection else None
+        self.z_head = nn.Linear(dim, cfg.z_dim) if cfg.extract_z else None
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Heads on ``F(x)``; with ``y`` the projection term makes ``adv`` a per-class realness score."""
+        f = self.features(x)
+        adv = self.adv(f).squeeze(1)
+        if self.embed is not None and y is not None:
+            adv = adv + (self.embed(y) * f).sum(1) / f.shape[1] ** 0.5
+        out = {"features": f, "adv": adv, "cls": self.cls(f), "code": self.code(f)}
+        if self.z_head is not None:
+            out["z"] = self.z_head(f)
+        return out
+
+
+def build_models(cfg: ModelConfig) -> tuple[Generator, Discriminator]:
+    gen, disc = Generator(cfg), Discriminator(cfg)
+    for module in (*gen.modules(), *disc.modules()):
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+        elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
+            nn.init.normal_(module.weight, 1.0, 0.02)
+            nn.init.zeros_(module.bias)
+    return gen, disc
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,369 @@
+"""The training loop as a sequence of steps that emit events.
+
+One :meth:`Trainer.step` makes one discriminator update and one generator update from a single generator
+forward pass; the Bayesian regulariser (Eq. 6) enters both: through ``θ_F`` in the discriminator update (the
+code head learns to read ``c`` from detached fakes) and through ``θ_G`` in the generator update. The class
+head is trained on real labels, so ``G(z, y, c)`` learns to make class ``y``. Real batches are drawn
+uniformly over classes, so a minority class is seen as often as a majority one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bngan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from bngan.config import TrainConfig
+from bngan.data import ImageDataset, load_dataset, make_imbalanced
+from bngan.device import resolve_device
+from bngan.models import ModelConfig, build_models
+from bngan.regularizer import BayesianRegularizer
+from bngan.structure import LatentStructure
+
+PHASES = ("both", "d", "g")
+
+
+class DivergenceError(RuntimeError):
+    """The losses became NaN or infinite; the weights of the last good checkpoint are kept."""
+
+
+@dataclass
+class StepEvent:
+    """What one step reports: losses, regulariser terms and, every ``sample_every`` steps, samples and BN fit."""
+
+    step: int
+    epoch: float
+    elapsed_s: float
+    losses: dict[str, float]
+    samples: torch.Tensor | None = None  # (classes * per_class, C, H, W) in [0, 1], one row per class
+    bn_fit: list[dict] | None = None
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "epoch": round(self.epoch, 4), "elapsed_s": round(self.elapsed_s, 3),
+                **{k: round(v, 6) for k, v in self.losses.items()}}
+
+
+@dataclass
+class RunResult:
+    steps: int
+    elapsed_s: float
+    stopped: bool
+    events: list[StepEvent] = field(default_factory=list)
+
+
+def training_set(config: TrainConfig) -> ImageDataset:
+    """The imbalanced training set a config describes (the seed picks the fold)."""
+    full = load_dataset(config.dataset, train=True, root=config.data_dir, image_size=config.image_size)
+    if config.image_size is None and full.image_shape[-1] % 4:
+        side = 4 * round(full.image_shape[-1] / 4)
+        full = load_dataset(config.dataset, train=True, root=config.data_dir, image_size=side)
+    return make_imbalanced(full, config.imbalance_obj(), seed=config.seed)
+
+
+def sample_codes(n: int, k: int, prior: str, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """Salient codes from the prior: ``N(0, 1)`` or ``U(-1, 1)``."""
+    if prior == "uniform":
+        return torch.rand(n, k, generator=generator, device=device) * 2 - 1
+    return torch.randn(n, k, generator=generator, device=device)
+
+
+class Trainer:
+    """Owns the networks, optimisers, data and step counter of one run."""
+
+    def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None,
+                 device: torch.device | str | None = None) -> None:
+        self.config = config
+        self.device = torch.device(device) if device is not None else resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.data = dataset if dataset is not None else training_set(config)
+        self.structure: LatentStructure = config.structure_obj()
+        channels, side, _ = self.data.image_shape
+        self.model_config = ModelConfig(preset=config.preset, image_size=side, channels=channels,
+                                        num_classes=self.data.num_classes, z_dim=config.z_dim,
+                                        code_dim=self.structure.k, projection=config.projection)
+        self.generator, self.discriminator = build_models(self.model_config)
+        self.generator.to(self.device)
+        self.discriminator.to(self.device)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
+        self.regularizer = BayesianRegularizer(self.structure, mode=config.reg_mode).to(self.device)
+        self.step_count = 0
+        self.elapsed_s = 0.0
+        self.rng = torch.Generator().manual_seed(config.seed + 1)
+        self.images = self.data.images.to(self.device) * 2 - 1  # the networks work in [-1, 1]
+        self.labels = self.data.labels.to(self.device)
+        self.by_class = [torch.nonzero(self.data.labels == c).squeeze(1) for c in range(self.data.num_classes)]
+        self.present = torch.tensor([c for c, idx in enumerate(self.by_class) if len(idx)], dtype=torch.long)
+        self.fixed = self._fixed_inputs(per_class=8)
+        self.amp = config.amp and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+    # batches ----------------------------------------------------------------------------------------
+    def _fixed_inputs(self, per_class: int) -> dict[str, torch.Tensor]:
+        """Noise and codes held fixed, so successive sample grids show the same slots improving."""
+        g = torch.Generator().manual_seed(self.config.seed + 2)
+        n = self.data.num_classes * per_class
+        return {"z": torch.randn(n, self.config.z_dim, generator=g),
+                "y": torch.arange(self.data.num_classes).repeat_interleave(per_class),
+                "c": sample_codes(n, self.structure.k, self.config.code_prior, g)}
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of real images; class-balanced when configured (uniform over present classes)."""
+        n = self.config.batch_size
+        if self.config.balanced_batches:
+            classes = self.present[torch.randint(len(self.present), (n,), generator=self.rng)]
+            index = torch.stack([self.by_class[c][torch.randint(len(self.by_class[c]), (1,),
+                                                                generator=self.rng)][0] for c in classes.tolist()])
+        else:
+            index = torch.randint(len(self.data), (n,), generator=self.rng)
+        index = index.to(self.device)
+        return self.images[index], self.labels[index]
+
+    def latent_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn(n, self.config.z_dim, generator=self.rng).to(self.device)
+        c = sample_codes(n, self.structure.k, self.config.code_prior, self.rng).to(self.device)
+        return z, c
+
+    # one step -----------------------------------------------------------------------------------------
+    def step(self, phase: str = "both") -> StepEvent:
+        """One update: discriminator then generator ('both'), or only one of them (teaching controls)."""
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {', '.join(PHASES)}")
+        start = time.perf_counter()
+        self.generator.train()
+        self.discriminator.train()
+        x, y = self.real_batch()
+        z, c = self.latent_batch(len(y))
+        losses: dict[str, float] = {}
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+            fake = self.generator(z, y, c)
+            if phase in ("both", "d"):
+                losses.update(self._update_discriminator(x, y, fake.detach(), c))
+            if phase in ("both", "g"):
+                losses.update(self._update_generator(fake, y, c))
+        self.step_count += 1
+        self.elapsed_s += time.perf_counter() - start
+        event = StepEvent(step=self.step_count, epoch=self.epoch, elapsed_s=self.elapsed_s, losses=losses)
+        if self.step_count % self.config.sample_every == 0 or self.step_count == 1:
+            event.samples = self.sample_grid()
+            event.bn_fit = self.bn_fit()
+        return event
+
+    def _update_discriminator(self, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
+                              c: torch.Tensor) -> dict[str, float]:
+        real_out = self.discriminator(x, y)
+        fake_out = self.discriminator(fake, y)
+        adv = 0.5 * ((real_out["adv"].float() - 1).pow(2).mean() + fake_out["adv"].float().pow(2).mean())
+        cls = F.cross_entropy(real_out["cls"].float(), y)
+        reg = self.regularizer.terms(c, fake_out["code"].float())
+        loss = adv + self.config.lambda_cls * cls + self.config.lambda_reg * reg["total"]
+        self._check_finite(loss, "discriminator")
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"d_adv": adv.item(), "d_cls": cls.item(), "d_reg": reg["total"].item()}
+
+    def _update_generator(self, fake: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> dict[str, float]:
+        out = self.discriminator(fake, y)
+        adv = 0.5 * (out["adv"].float() - 1).pow(2).mean()
+        cls = F.cross_entropy(out["cls"].float(), y)
+        reg = self.regularizer.terms(c, out["code"].float())
+        loss = adv + self.config.lambda_cls * cls + self.config.lambda_reg * reg["total"]
+        self._check_finite(loss, "generator")
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        return {"g_adv": adv.item(), "g_cls": cls.item(), "reg": reg["total"].item(),
+                "reg_parents": reg["parents"].item(), "reg_independent": reg["independent"].item()}
+
+    def _check_finite(self, loss: torch.Tensor, which: str) -> None:
+        if not torch.isfinite(loss):
+            raise DivergenceError(
+                f"the {which} loss became {loss.item()} at step {self.step_count + 1}: training diverged. "
+                "The weights were not updated with it; lower the learning rates or lambda_reg and resume "
+                "from the last checkpoint.")
+
+    @property
+    def epoch(self) -> float:
+        return self.step_count * self.config.batch_size / max(1, len(self.data))
+
+    # running ------------------------------------------------------------------------------------------
+    def steps_target(self) -> int | None:
+        """Total steps the schedule asks for (None when only a time budget bounds it)."""
+        targets = []
+        if self.config.steps is not None:
+            targets.append(self.config.steps)
+        if self.config.epochs is not None:
+            targets.append(math.ceil(self.config.epochs * len(self.data) / self.config.batch_size))
+        return min(targets) if targets else None
+
+    def run(self, callback: Callable[[StepEvent], None] | None = None, stop: threading.Event | None = None,
+            checkpoint_path: str | Path | None = None, keep_events: bool = False) -> RunResult:
+        """Train until the schedule (steps, epochs, time budget) is met or ``stop`` is set.
+
+        A stop request is honoured before the next step; a checkpoint is written every
+        ``checkpoint_every`` steps and at the end (also on stop), never after a divergence.
+        """
+        target = self.steps_target()
+        budget = self.config.time_budget_s
+        began = self.elapsed_s
+        events: list[StepEvent] = []
+        stopped = False
+        while target is None or self.step_count < target:
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            if budget is not None and self.elapsed_s - began >= budget:
+                break
+            event = self.step()
+            if keep_events:
+                events.append(event)
+            if callback is not None:
+                callback(event)
+            if checkpoint_path is not None and self.step_count % self.config.checkpoint_every == 0:
+                self.save(checkpoint_path)
+        if checkpoint_path is not None:
+            self.save(checkpoint_path)
+        return RunResult(steps=self.step_count, elapsed_s=self.elapsed_s, stopped=stopped, events=events)
+
+    # generation ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, labels: torch.Tensor, codes: torch.Tensor | None = None, z: torch.Tensor | None = None,
+                 batch_size: int = 512) -> torch.Tensor:
+        """Images in [0, 1] on the CPU for the given labels (codes and noise drawn from the prior if absent)."""
+        return generate(self.generator, self.config, labels, codes, z, batch_size, self.rng)
+
+    def sample_grid(self, per_class: int = 8) -> torch.Tensor:
+        f = self.fixed
+        n = self.data.num_classes * per_class
+        take = torch.arange(n) % (self.data.num_classes * 8)
+        return self.generate(f["y"][take], f["c"][take], f["z"][take])
+
+    @torch.no_grad()
+    def bn_fit(self, n: int = 512) -> list[dict]:
+        """How well the code head's ``c'`` follows the structure on fresh fakes: weights, σ², R² per latent."""
+        self.generator.eval()
+        self.discriminator.eval()
+        y = self.present[torch.randint(len(self.present), (n,), generator=self.rng)].to(self.device)
+        z, c = self.latent_batch(n)
+        codes = self.discriminator(self.generator(z, y, c), y)["code"].float()
+        self.generator.train()
+        self.discriminator.train()
+        return self.regularizer.diagnostics(c, codes)
+
+    # checkpoints --------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "config": self.config.to_json(),
+            "model": json.dumps(self.model_config.to_dict()),
+            "structure": self.structure.to_json(),
+            "class_names": json.dumps(self.data.class_names),
+            "class_counts": json.dumps(self.data.class_counts()),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(),
+            "step": self.step_count,
+            "elapsed_s": self.elapsed_s,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        return save_checkpoint(path, self.state())
+
+    @classmethod
+    def resume(cls, path: str | Path, dataset: ImageDataset | None = None, device: str | None = None,
+               **overrides: object) -> Trainer:
+        """Rebuild a trainer from a checkpoint and continue where it stopped (``overrides`` change the
+        schedule, e.g. ``steps=2000``)."""
+        data = load_checkpoint(path)
+        try:
+            config = TrainConfig.from_dict(json.loads(data["config"])).replace(**overrides)
+            trainer = cls(config, dataset=dataset, device=device)
+            trainer.generator.load_state_dict(data["generator"])
+            trainer.discriminator.load_state_dict(data["discriminator"])
+            trainer.opt_g.load_state_dict(data["opt_g"])
+            trainer.opt_d.load_state_dict(data["opt_d"])
+        except (KeyError, RuntimeError, json.JSONDecodeError, TypeError) as exc:
+            raise CheckpointError(f"{path} does not match this version of bngan's models ({exc})") from None
+        trainer.rng.set_state(data["rng"])
+        trainer.step_count = int(data["step"])
+        trainer.elapsed_s = float(data.get("elapsed_s", 0.0))
+        return trainer
+
+
+@torch.no_grad()
+def generate(generator: torch.nn.Module, config: TrainConfig, labels: torch.Tensor,
+             codes: torch.Tensor | None = None, z: torch.Tensor | None = None, batch_size: int = 512,
+             rng: torch.Generator | None = None) -> torch.Tensor:
+    """Run ``G`` in eval mode in batches; images in [0, 1] on the CPU."""
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    k = generator.cfg.code_dim
+    if codes is None:
+        codes = sample_codes(len(labels), k, config.code_prior, rng)
+    if z is None:
+        z = torch.randn(len(labels), generator.cfg.z_dim, generator=rng)
+    out = []
+    for start in range(0, len(labels), batch_size):
+        part = slice(start, start + batch_size)
+        images = generator(z[part].to(device).float(), labels[part].to(device), codes[part].to(device).float())
+        out.append(((images.float() + 1) / 2).clamp_(0, 1).cpu())
+    generator.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, generator.cfg.channels, generator.cfg.image_size,
+                                                  generator.cfg.image_size)
+
+
+@dataclass
+class TrainedModel:
+    """A checkpoint's networks for inference (sampling, traversals, oversampling): no data, no optimisers."""
+
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    config: TrainConfig
+    structure: LatentStructure
+    class_names: list[str]
+    class_counts: dict[int, int]
+    step: int
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> TrainedModel:
+        data = load_checkpoint(path, map_location="cpu")
+        try:
+            config = TrainConfig.from_dict(json.loads(data["config"]))
+            model_config = ModelConfig(**json.loads(data["model"]))
+            generator, discriminator = build_models(model_config)
+            generator.load_state_dict(data["generator"])
+            discriminator.load_state_dict(data["discriminator"])
+            structure = LatentStructure.from_json(data["structure"])
+            names = json.loads(data["class_names"])
+            counts = {int(k): int(v) for k, v in json.loads(data["class_counts"]).items()}
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{path} does not match this version of bngan's models ({exc})") from None
+        target = resolve_device(device)
+        generator.to(target).eval()
+        discriminator.to(target).eval()
+        return cls(generator, discriminator, config, structure, names, counts, int(data["step"]))
+
+    def generate(self, labels: torch.Tensor, codes: torch.Tensor | None = None, z: torch.Tensor | None = None,
+                 seed: int | None = None) -> torch.Tensor:
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        return generate(self.generator, self.config, labels, codes, z, rng=rng)
+
+    @torch.no_grad()
+    def extract_codes(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``c'`` from the code head for images in [0, 1]."""
+        device = next(self.discriminator.parameters()).device
+        out = self.discriminator(images.to(device) * 2 - 1, None if labels is None else labels.to(device))
+        return out["code"].float().cpu()

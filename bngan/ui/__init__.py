@@ -1,0 +1,1 @@
+"""Streamlit-side helpers of the bngan app (the only part of bngan that imports streamlit)."""

@@ -1,0 +1,146 @@
+"""Structure page: draw the Bayesian network over the observed codes c1..ck and the latent codes c1'..ck'.
+
+Three views edit the same session structure (bngan.ui.state): the drawing, the edge table and the label
+inputs. Each edit runs in a widget callback before the page draws, so all views always agree, and the
+structure is re-validated on every run with every problem listed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, latent, observed
+from bngan.ui import state
+from bngan.ui.dag_editor import dag_editor
+
+EXPLANATION = """
+**What an edge means.** An edge `parent → ci'` says that the latent code `ci'` (what the discriminator reads
+back from the image) may depend on `parent`. During training the regulariser **pulls together** each latent
+code and its parents, and **pushes apart** the pairs of nodes that the network makes independent (no path
+of shared causes between them). `c1 → c1'` alone means "the first code controls one factor on its own";
+`c1 → c3'` and `c2 → c3'` make `c3'` an entangled factor driven by both.
+
+Rules: observed codes are inputs (no edges into them), every latent code needs at least one parent, and the
+graph has no cycles.
+"""
+
+
+def preset_controls() -> None:
+    """Preset, number of codes and "Apply preset"; the callback replaces the structure."""
+    cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+    cols[0].selectbox(
+        "Preset", PRESETS, key=state.PRESET_KEY,
+        help="disentangled: ci → ci' only; entangled: c3' also depends on c1 and c2; "
+        "reference: the last latent code depends on every observed code.",
+    )
+    cols[1].number_input("Codes k", MIN_CODES, MAX_CODES, step=1, key=state.PRESET_K_KEY)
+    cols[2].button(
+        "Apply preset", on_click=state.on_apply_preset, width="stretch",
+        help="Replaces the current edges (labels of the remaining codes are kept).",
+    )
+
+
+def show_message() -> None:
+    """The result of the last preset or import action, shown once."""
+    message = st.session_state.pop(state.MESSAGE_KEY, None)
+    if message:
+        level, text = message
+        (st.error if level == "error" else st.success)(text)
+
+
+def show_validation(structure: dict, problems: list) -> None:
+    if not problems:
+        st.success(f"Valid structure: {structure['k']} codes, {len(structure['edges'])} edges.")
+    for problem in problems:
+        message = str(problem)
+        st.error(message[:1].upper() + message[1:], icon=":material/error:")
+
+
+def node_names(k: int) -> list[str]:
+    return [observed(i) for i in range(1, k + 1)] + [latent(i) for i in range(1, k + 1)]
+
+
+def edge_table(k: int) -> None:
+    """The edge list as an editable table; new rows count once both their parent and child are chosen."""
+    names = node_names(k)
+    rows = pd.DataFrame(st.session_state[state.TABLE_ROWS_KEY], columns=list(state.COLUMNS), dtype="object")
+    key = state.table_widget_key()
+    st.data_editor(
+        rows,
+        key=key,
+        num_rows="dynamic",
+        hide_index=True,
+        column_config={
+            "parent": st.column_config.SelectboxColumn("parent", options=names, required=True,
+                                                       help="Any code; observed codes are usual parents."),
+            "child": st.column_config.SelectboxColumn("child", options=names, required=True,
+                                                      help="A latent code c1'..ck'."),
+        },
+        on_change=state.on_table_change,
+        args=(key,),
+    )
+
+
+def label_inputs(k: int) -> None:
+    """One text input per code pair; a label is shown under both ci and ci'."""
+    cols = st.columns(2)
+    for i in range(1, k + 1):
+        cols[(i - 1) % 2].text_input(
+            f"Label of code {i}", key=state.label_widget_key(i), max_chars=40, placeholder=f"c{i}",
+            on_change=state.on_label_change, args=(i,),
+        )
+
+
+def import_export(structure: dict) -> None:
+    valid = state.current_structure()
+    st.download_button(
+        "Export JSON",
+        data=valid.to_json() if valid else "",
+        file_name="structure.json",
+        mime="application/json",
+        disabled=valid is None,
+        help=None if valid else "Fix the problems first: only a valid structure can be exported.",
+        icon=":material/download:",
+    )
+    st.file_uploader(
+        "Import JSON", type=["json"], key=state.upload_widget_key(), on_change=state.on_upload,
+        help=f"A structure exported from this page (at most {state.MAX_IMPORT_BYTES // 1024} KB). "
+        "An invalid file leaves the current structure untouched.",
+    )
+
+
+def main() -> None:
+    state.prepare_widgets()
+    structure = state.get_structure()
+    problems = state.structure_problems()
+
+    st.title("Latent structure")
+    st.caption("Draw which latent codes depend on which codes. The Train page uses this structure.")
+    if state.structure_locked():
+        st.info(
+            "A training job is running with its own copy of the structure. You can keep editing: changes "
+            "apply to the next run and never change the running job.", icon=":material/lock_clock:",
+        )
+    preset_controls()
+    show_message()
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        dag_editor(
+            structure["k"], structure["edges"], structure["labels"], problems=problems,
+            ack=st.session_state.get(state.ACK_KEY, 0), on_edit=state.on_drawing_edit, key="structure_dag",
+        )
+        show_validation(structure, problems)
+        with st.expander("What do the edges mean?"):
+            st.markdown(EXPLANATION)
+    with right:
+        st.subheader("Edges")
+        edge_table(structure["k"])
+        st.subheader("Labels")
+        label_inputs(structure["k"])
+        st.subheader("Import / export")
+        import_export(structure)
+
+
+main()
