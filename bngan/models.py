@@ -66,12 +66,12 @@ class Generator(nn.Module):
                 nn.Conv2d(64, cfg.channels, 3, 1, 1), nn.Tanh(),
             )
         else:
-            width = 64
+            width = 128
             self.project = nn.Sequential(nn.Linear(in_dim, width * s * s), nn.BatchNorm1d(width * s * s),
                                          nn.ReLU(inplace=True))
             self.body = nn.Sequential(
-                nn.ConvTranspose2d(width, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-                nn.ConvTranspose2d(32, cfg.channels, 4, 2, 1), nn.Tanh(),
+                nn.ConvTranspose2d(width, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                nn.ConvTranspose2d(64, cfg.channels, 4, 2, 1), nn.Tanh(),
             )
         self.width, self.side = width, s
 
@@ -97,10 +97,9 @@ class Discriminator(nn.Module):
                                           *block(64, 128), nn.Flatten())
         else:
             self.features = nn.Sequential(
-                nn.Conv2d(cfg.channels, 32, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(cfg.channels, 64, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, inplace=True),
                 nn.Flatten(),
-                nn.LazyLinear(256), nn.LeakyReLU(0.2, inplace=True),
             )
         self.features.eval()  # a dummy pass sizes the heads (and the lazy layer) without touching BN statistics
         with torch.no_grad():

@@ -173,6 +173,13 @@ class Trainer:
         return {"d_adv": adv.item(), "d_cls": cls.item(), "d_reg": reg["total"].item()}
 
     def _update_generator(self, fake: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> dict[str, float]:
+        self.discriminator.requires_grad_(False)  # only θ_G moves here: skip the discriminator's weight grads
+        try:
+            return self._generator_loss_step(fake, y, c)
+        finally:
+            self.discriminator.requires_grad_(True)
+
+    def _generator_loss_step(self, fake: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> dict[str, float]:
         out = self.discriminator(fake, y)
         adv = 0.5 * (out["adv"].float() - 1).pow(2).mean()
         cls = F.cross_entropy(out["cls"].float(), y)

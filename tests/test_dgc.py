@@ -1,4 +1,4 @@
-"""DGC baseline: network shapes, the MMD estimator, latent oversampling counts, a short training run, prediction."""
+"""DGC baseline: network shapes, the MMD estimator, oversampling counts, a short training run, prediction."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ WIDTH = 0.125  # 16..128 channels: fast on a CPU core
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_dataset("digits", train=True, image_size=28), load_dataset("digits", train=False, image_size=28)
+    return (load_dataset("digits", train=True, image_size=28),
+            load_dataset("digits", train=False, image_size=28))
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def fitted(digits):
     """A few dozen steps at a raised learning rate: enough to see the loss fall and predictions form."""
     train, _ = digits
     calls: list[dict] = []
-    clf = DGCClassifier(width=WIDTH, lr=1e-3, max_steps=30, random_state=0, device="cpu", progress=calls.append)
+    clf = DGCClassifier(width=WIDTH, lr=1e-3, max_steps=30, random_state=0, device="cpu",
+                        progress=calls.append)
     clf.fit(train.images, train.labels)
     return clf, calls
 
@@ -78,7 +80,7 @@ def test_decoder_gives_28x28_images_in_unit_interval():
 
 
 def test_final_transposed_conv_is_the_adjoint_of_a_tf_same_conv():
-    """The crop [1:-2] makes the stride-1 transpose match TF's "same" (the adjoint of a conv padded (1, 2))."""
+    """The crop [1:-2] makes the stride-1 transpose TF's "same": the adjoint of a conv padded (1, 2)."""
     net = DGCNet(10, width=WIDTH)
     w = net.decoder.out.weight.detach()
     g = torch.randn(2, w.shape[0], 28, 28)
@@ -111,11 +113,11 @@ def test_mmd_matches_a_hand_computed_small_case():
     got = mmd_imq(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
     assert got.item() == pytest.approx(_mmd_by_hand(a, b, base=2 * 2), rel=1e-12)  # C = 2·d·s with d = 2
     # one scale, worked by hand: C = 4; within a: 4/5, 4/8, 4/9 (each twice); within b: 4/(4+0.25);
-    # cross: |a-b|² = 2, 1.25, 1, 4.25, 2, 6.25
+    # cross: |a-b|² = 2, 1.25, 1, 4.25, 2, 3.25
     one = mmd_imq(torch.tensor(a), torch.tensor(b), scales=(1.0,))
     within_a = 2 * (4 / 5 + 4 / 8 + 4 / 9) / 6
     within_b = 2 * (4 / 8.25) / 2
-    cross = 2 * sum(4 / (4 + d) for d in (2, 1.25, 1, 4.25, 2, 6.25)) / 6
+    cross = 2 * sum(4 / (4 + d) for d in (2, 1.25, 1, 4.25, 2, 3.25)) / 6
     assert one.item() == pytest.approx(within_a + within_b - cross, rel=1e-6)
 
 
@@ -203,7 +205,7 @@ def test_predict_is_one_vectorised_pass_and_returns_valid_labels(fitted, digits)
 
 
 def test_vectorised_scores_match_a_per_class_loop(fitted, digits):
-    """With the code's variance at its floor, each score is one decode: check the batched indexing by loops."""
+    """With the code's variance at its floor each score is one decode: check the batched indexing by loops."""
     clf = copy.deepcopy(fitted[0])
     _, test = digits
     torch.nn.init.zeros_(clf.model_.encoder.logvar.weight)

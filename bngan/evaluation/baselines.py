@@ -62,6 +62,10 @@ class NoOversampler(FunctionSampler):
         self.sampling_strategy = sampling_strategy
         self.random_state = random_state
 
+    def _fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.sampling_strategy_ = {}  # adds nothing, whatever the strategy asks
+        return X, y
+
 
 class ImageOversampler:
     """Runs a vector imbalanced-learn sampler on images: flatten, resample, reshape, clip to [0, 1].

@@ -228,6 +228,12 @@ def judge_classifier(dataset_name: str, image_size: int | None = None,
         return _JUDGES[key]
 
 
+def clear_judge_cache() -> None:
+    """Forget judges loaded in this process (files on disk stay); the next call loads or trains again."""
+    with _JUDGE_LOCK:
+        _JUDGES.clear()
+
+
 def judge_path(folder: Path, dataset_name: str, image_size: int | None, seed: int = 0,
                epochs: int | None = None) -> Path:
     """The cache file of a judge: one per data set, image size, epochs, seed and :data:`JUDGE_FORMAT`."""

@@ -17,7 +17,7 @@ let editSeq = 0; // module-wide so it keeps increasing across remounts in one pa
 
 const MAX_CODES = 16;
 const COLUMN_X = 230; // observed codes at -COLUMN_X, latent codes at +COLUMN_X
-const ROW_GAP = 72;
+const ROW_GAP = 100;
 
 const observed = (i) => `c${i}`;
 const latent = (i) => `c${i}'`;
@@ -31,9 +31,9 @@ function cssVar(element, name, fallback) {
   return value || fallback;
 }
 
-function defaultPosition(name, k) {
-  const top = -((k - 1) * ROW_GAP) / 2;
-  return { x: isLatent(name) ? COLUMN_X : -COLUMN_X, y: top + (codeIndex(name) - 1) * ROW_GAP };
+function defaultPosition(name) {
+  // Independent of k, so adding a code pair never moves the nodes the user already sees.
+  return { x: isLatent(name) ? COLUMN_X : -COLUMN_X, y: (codeIndex(name) - 1) * ROW_GAP };
 }
 
 function fmt(value, digits = 3) {
@@ -96,7 +96,8 @@ class DagEditor {
 
   networkOptions() {
     const text = cssVar(this.parent, "--st-text-color", "#31333f");
-    const primary = cssVar(this.parent, "--st-primary-color", "#ff4b4b");
+    // Selection and hover use blue, not the theme's primary colour: red is reserved for problems.
+    const primary = cssVar(this.parent, "--st-blue-color", "#1c83e1");
     const font = cssVar(this.parent, "--st-font", "sans-serif");
     this.colors = {
       text,
@@ -128,6 +129,7 @@ class DagEditor {
         shape: "box",
         margin: { top: 8, bottom: 8, left: 12, right: 12 },
         widthConstraint: { minimum: 96 },
+        heightConstraint: { minimum: 44, valign: "middle" },
         borderWidth: 1.5,
         borderWidthSelected: 3,
         font: { face: font, size: 15, color: "#1f2330" },
@@ -156,6 +158,11 @@ class DagEditor {
       else if (action === "fit") this.fit();
     });
     this.canvasBox.addEventListener("pointerdown", () => this.canvasBox.focus({ preventScroll: true }));
+    // vis-network keeps a tooltip up when the pointer leaves the canvas; hide it (vis shows it again on hover)
+    this.canvasBox.addEventListener("pointerleave", () => {
+      const tip = this.canvasBox.querySelector(".vis-tooltip");
+      if (tip) tip.style.visibility = "hidden";
+    });
     this.canvasBox.addEventListener("keydown", (event) => {
       if (event.key === "Delete" || event.key === "Backspace") {
         event.preventDefault();
@@ -237,7 +244,7 @@ class DagEditor {
         borderWidth: bad ? 3 : 1.5,
         shapeProperties: { borderDashes: bad ? [6, 4] : false, borderRadius: isLatent(name) ? 16 : 4 },
       };
-      if (!this.nodes.get(name)) Object.assign(item, saved[name] || defaultPosition(name, this.model.k));
+      if (!this.nodes.get(name)) Object.assign(item, saved[name] || defaultPosition(name));
       return item;
     });
     const stale = this.nodes.getIds().filter((id) => !wanted.has(id));
@@ -283,8 +290,10 @@ class DagEditor {
         dashes: bad.has(id) ? [8, 6] : false,
         width: hasWeight ? 1 + (6 * Math.abs(weight)) / maxWeight : bad.has(id) ? 2.6 : 1.6,
         label: hasWeight ? weight.toFixed(2) : undefined,
-        title: bad.has(id) ? `${p} → ${c}: see the problems listed below the editor` : `${p} → ${c}`,
-        smooth: { enabled: true, type: "curvedCW", roundness: sameColumn ? 0.45 : 0.12 },
+        title: bad.has(id)
+          ? `${p} → ${c}: see the problems listed below the editor`
+          : `${p} → ${c}${hasWeight ? `: learned weight ${weight.toFixed(3)}` : ""}`,
+        smooth: { enabled: true, type: "curvedCW", roundness: sameColumn ? 0.6 : 0.12 },
         selfReference: { size: 22, angle: Math.PI / 4 },
       };
       if (bad.has(id)) item.color = { color: this.colors.red, highlight: this.colors.red, hover: this.colors.red };
@@ -407,7 +416,7 @@ class DagEditor {
   }
 
   publishPositions() {
-    // For tests and debugging: node centres in CSS pixels relative to the canvas element.
+    // For tests and debugging: node centres and edge midpoints in CSS pixels relative to the canvas.
     const positions = this.network.getPositions();
     const dom = {};
     for (const [id, pos] of Object.entries(positions)) {
@@ -415,6 +424,15 @@ class DagEditor {
       dom[id] = { x: Math.round(p.x), y: Math.round(p.y) };
     }
     this.canvasBox.dataset.nodePositions = JSON.stringify(dom);
+    const mids = {};
+    for (const id of this.edges.getIds()) {
+      const point = this.network.body?.edges?.[id]?.edgeType?.getPoint?.(0.5); // internal API, tests only
+      if (point) {
+        const p = this.network.canvasToDOM(point);
+        mids[id] = { x: Math.round(p.x), y: Math.round(p.y) };
+      }
+    }
+    this.canvasBox.dataset.edgeMidpoints = JSON.stringify(mids);
     this.canvasBox.dataset.edges = JSON.stringify(this.model.edges);
   }
 

@@ -1,0 +1,131 @@
+"""``BNGANOversampler``: the trained generator as an imbalanced-learn over-sampler.
+
+``fit_resample(X, y)`` trains a class-conditional generator on ``(X, y)`` (or loads a trained checkpoint) and
+appends as many synthetic images per class as ``sampling_strategy`` asks for, in any of imbalanced-learn's
+forms ('auto', 'minority', 'not majority', 'all', a float, a dict, a callable).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from imblearn.over_sampling.base import BaseOverSampler
+
+from bngan.config import TrainConfig
+from bngan.data import ImageDataset
+from bngan.structure import PRESETS, LatentStructure
+from bngan.training import Trainer, TrainedModel
+
+
+def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """``(N, C, H, W)`` float32 from images ``(N, H, W)``, ``(N, C, H, W)`` or rows with ``image_shape``."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 3:
+        X = X[:, None]
+    elif X.ndim == 2:
+        if image_shape is None:
+            side = math.isqrt(X.shape[1])
+            if side * side != X.shape[1]:
+                raise ValueError(f"rows of {X.shape[1]} values are not square images: pass image_shape=(C, H, W)")
+            image_shape = (1, side, side)
+        shape = tuple(image_shape) if len(image_shape) == 3 else (1, *image_shape)
+        if int(np.prod(shape)) != X.shape[1]:
+            raise ValueError(f"image_shape {image_shape} does not match rows of {X.shape[1]} values")
+        X = X.reshape(len(X), *shape)
+    elif X.ndim != 4:
+        raise ValueError(f"X must be images (N, H, W), (N, C, H, W) or rows (N, D); got shape {X.shape}")
+    return X, tuple(X.shape[1:])  # type: ignore[return-value]
+
+
+class BNGANOversampler(BaseOverSampler):
+    """Over-sample minority classes with a Bayesian-network GAN.
+
+    Parameters follow imbalanced-learn: ``sampling_strategy`` and ``random_state``; the rest are training
+    settings (see :class:`bngan.TrainConfig`). ``checkpoint`` skips training and uses a trained model whose
+    classes are the labels ``0..C-1``. Pixel values are expected in [0, 1].
+    """
+
+    _sampling_type = "over-sampling"
+    _parameter_constraints: dict = {**BaseOverSampler._parameter_constraints}
+
+    def __init__(self, *, sampling_strategy="auto", random_state=None, checkpoint=None, structure="disentangled",
+                 k=4, preset="fast", reg_mode="paper", lambda_reg=1.0, steps=2000, batch_size=64,
+                 image_shape=None, device="auto", verbose=False):
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.random_state = random_state
+        self.checkpoint = checkpoint
+        self.structure = structure
+        self.k = k
+        self.preset = preset
+        self.reg_mode = reg_mode
+        self.lambda_reg = lambda_reg
+        self.steps = steps
+        self.batch_size = batch_size
+        self.image_shape = image_shape
+        self.device = device
+        self.verbose = verbose
+
+    # imbalanced-learn hooks -------------------------------------------------------------------------
+    def fit_resample(self, X, y, **params):
+        """Resample images; the output keeps the input's layout (rows, (N, H, W) or (N, C, H, W))."""
+        images, self.image_shape_ = _as_images(X, self.image_shape)
+        X_out, y_out = super().fit_resample(images.reshape(len(images), -1), y, **params)
+        original = np.asarray(X).shape
+        return X_out.reshape(len(X_out), *original[1:]), y_out
+
+    def _fit_resample(self, X, y):
+        images = X.reshape(len(X), *self.image_shape_)
+        classes = np.unique(y)
+        self.classes_ = classes
+        self.model_ = self._model(images, y)
+        rng = np.random.default_rng(self.random_state)
+        new_X, new_y = [X], [y]
+        for label, n in self.sampling_strategy_.items():
+            if n <= 0:
+                continue
+            generated = self.generate(label, n, seed=int(rng.integers(2**31)))
+            new_X.append(generated.reshape(n, -1).astype(X.dtype))
+            new_y.append(np.full(n, label, dtype=y.dtype))
+        return np.concatenate(new_X), np.concatenate(new_y)
+
+    # the generator ----------------------------------------------------------------------------------
+    def _model(self, images: np.ndarray, y: np.ndarray) -> TrainedModel:
+        if self.checkpoint is not None:
+            model = TrainedModel.load(self.checkpoint, device=self.device)
+            wanted = set(np.unique(y).tolist())
+            if not wanted <= set(range(len(model.class_names))):
+                raise ValueError(f"labels {sorted(wanted)} are not the checkpoint's classes "
+                                 f"0..{len(model.class_names) - 1}")
+            return model
+        index = {label: i for i, label in enumerate(self.classes_)}
+        labels = torch.tensor([index[v] for v in y.tolist()])
+        self._label_index = index
+        dataset = ImageDataset(torch.from_numpy(np.ascontiguousarray(images)), labels,
+                               [str(c) for c in self.classes_], "fit_resample")
+        side = images.shape[-1]
+        structure = (self.structure if isinstance(self.structure, LatentStructure)
+                     else LatentStructure.preset(self.structure, self.k) if self.structure in PRESETS
+                     else LatentStructure.from_json(self.structure))
+        config = TrainConfig(dataset="digits", imbalance={"profile": "none"}, preset=self.preset,
+                             structure=structure.to_dict(), reg_mode=self.reg_mode, lambda_reg=self.lambda_reg,
+                             steps=self.steps, batch_size=self.batch_size, device=self.device,
+                             seed=0 if self.random_state is None else int(self.random_state),
+                             image_size=side if side % 4 == 0 else None, sample_every=10**9)
+        if side % 4:
+            raise ValueError(f"image side {side} is not a multiple of 4: resize the images (e.g. to 28 or 32)")
+        trainer = Trainer(config, dataset=dataset)
+        trainer.run()
+        self.trainer_ = trainer
+        return TrainedModel(trainer.generator, trainer.discriminator, config, structure, dataset.class_names,
+                            dataset.class_counts(), trainer.step_count)
+
+    def generate(self, label, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` synthetic images of class ``label`` as ``(n, C, H, W)`` float32 in [0, 1]."""
+        if not hasattr(self, "model_"):
+            raise ValueError("call fit_resample first (or pass checkpoint=...)")
+        index = getattr(self, "_label_index", None)
+        code = index[label] if index is not None else int(label)
+        images = self.model_.generate(torch.full((int(n),), code), seed=seed)
+        return images.numpy()
