@@ -44,10 +44,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from torchvision.utils import save_image
 
     from bngan.config import TrainConfig
+    from bngan.runs import RunWriter
     from bngan.training import Trainer
 
     out = Path(args.out)
-    checkpoint = out / "checkpoint.pt"
     overrides = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs,
                                    "time_budget_s": args.time_budget}.items() if v is not None}
     if args.resume:
@@ -62,28 +62,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             epochs=args.epochs, time_budget_s=args.time_budget, sample_every=args.sample_every,
             checkpoint_every=args.checkpoint_every)
         trainer = Trainer(config)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(trainer.config.to_json())
-    (out / "structure.json").write_text(trainer.structure.to_json())
-    metrics = (out / "metrics.jsonl").open("a")
+    writer = RunWriter(out, trainer)
     print(f"training on {trainer.device}: {len(trainer.data)} images, class counts "
           f"{trainer.data.class_counts()}", file=sys.stderr)
     bar = tqdm(total=trainer.steps_target(), initial=trainer.step_count, unit="step", disable=args.quiet)
 
     def on_event(event) -> None:
-        metrics.write(json.dumps(event.to_json()) + "\n")
+        writer(event)
         bar.update(1)
         if event.samples is not None:
-            save_image(event.samples, out / f"samples_{event.step:06d}.png", nrow=8)
             bar.set_postfix({k: f"{v:.3f}" for k, v in event.losses.items() if k in ("d_adv", "g_adv", "reg")})
 
     try:
-        result = trainer.run(callback=on_event, checkpoint_path=checkpoint)
+        result = trainer.run(callback=on_event, checkpoint_path=writer.checkpoint)
     finally:
         bar.close()
-        metrics.close()
+        writer.close()
     save_image(trainer.sample_grid(), out / "samples_final.png", nrow=8)
-    print(f"{result.steps} steps in {result.elapsed_s:.1f} s; checkpoint {checkpoint}", file=sys.stderr)
+    print(f"{result.steps} steps in {result.elapsed_s:.1f} s; checkpoint {writer.checkpoint}", file=sys.stderr)
     return 0
 
 

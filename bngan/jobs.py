@@ -1,0 +1,211 @@
+"""Background jobs: training (or any long task) in a thread, with status, stop, pause, single steps, resume.
+
+The app keeps one :class:`JobRegistry` per server process (``st.cache_resource``); pages read job snapshots
+and never touch the trainer. Threads never call streamlit. One job runs at a time: a second start is refused
+with :class:`JobBusyError` (two trainings on a 2-core laptop would each run at half speed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bngan.config import TrainConfig
+from bngan.errors import EXPECTED_ERRORS
+from bngan.runs import RunWriter, default_runs_dir
+from bngan.training import StepEvent, Trainer
+
+STATES = ("starting", "running", "paused", "stopping", "stopped", "finished", "failed")
+HISTORY_LIMIT = 20000
+
+
+class JobBusyError(RuntimeError):
+    """A job is already running; stop it (or wait) before starting another."""
+
+
+@dataclass
+class Job:
+    """One background task. Fields written by the worker thread are read by the UI through :meth:`snapshot`."""
+
+    id: str
+    kind: str
+    title: str
+    folder: Path | None = None
+    state: str = "starting"
+    step: int = 0
+    total: int | None = None
+    started: float = field(default_factory=time.time)
+    elapsed_s: float = 0.0
+    history: list[dict] = field(default_factory=list)
+    samples: object = None  # latest sample grid tensor
+    samples_step: int = 0
+    bn_fit: list[dict] | None = None
+    result: object = None
+    error: str | None = None
+    message: str = ""
+    slow_motion_s: float = 0.0
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    resume_event: threading.Event = field(default_factory=threading.Event)
+    manual_steps: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.resume_event.set()
+
+    # control (from the UI) --------------------------------------------------------------------------
+    def stop(self) -> bool:
+        """Ask the job to stop after the current step (it saves a checkpoint). Pressing twice is harmless."""
+        if self.state in ("stopped", "finished", "failed"):
+            return False
+        self.stop_event.set()
+        self.resume_event.set()
+        with self.lock:
+            self.state = "stopping"
+        return True
+
+    def pause(self) -> None:
+        if self.state == "running":
+            self.resume_event.clear()
+            with self.lock:
+                self.state = "paused"
+
+    def resume(self) -> None:
+        if self.state == "paused":
+            with self.lock:
+                self.state = "running"
+            self.resume_event.set()
+
+    def request_step(self, phase: str) -> None:
+        """While paused: run exactly one discriminator ('d'), generator ('g') or full ('both') step."""
+        with self.lock:
+            self.manual_steps.append(phase)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("starting", "running", "paused", "stopping")
+
+    def eta_s(self) -> float | None:
+        if not self.total or self.step <= 0 or not self.elapsed_s:
+            return None
+        return self.elapsed_s / self.step * max(0, self.total - self.step)
+
+    def snapshot(self) -> dict:
+        """A consistent copy for the UI (the history list is copied, not shared)."""
+        with self.lock:
+            return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state, "step": self.step,
+                    "total": self.total, "elapsed_s": self.elapsed_s, "eta_s": self.eta_s(),
+                    "history": list(self.history), "samples": self.samples, "samples_step": self.samples_step,
+                    "bn_fit": self.bn_fit, "error": self.error, "message": self.message,
+                    "folder": None if self.folder is None else str(self.folder), "result": self.result}
+
+    # worker side ------------------------------------------------------------------------------------
+    def record(self, event: StepEvent) -> None:
+        with self.lock:
+            self.step = event.step
+            self.elapsed_s = event.elapsed_s
+            if len(self.history) < HISTORY_LIMIT:
+                self.history.append(event.to_json())
+            if event.samples is not None:
+                self.samples, self.samples_step = event.samples, event.step
+            if event.bn_fit is not None:
+                self.bn_fit = event.bn_fit
+
+
+class JobRegistry:
+    """Jobs by id; at most one active at a time."""
+
+    def __init__(self, runs_dir: str | Path | None = None) -> None:
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str | None) -> Job | None:
+        return self.jobs.get(job_id) if job_id else None
+
+    def active(self) -> Job | None:
+        return next((job for job in self.jobs.values() if job.active), None)
+
+    def latest(self, kind: str | None = None) -> Job | None:
+        jobs = [j for j in self.jobs.values() if kind is None or j.kind == kind]
+        return max(jobs, key=lambda j: j.started) if jobs else None
+
+    def start(self, kind: str, title: str, work: Callable[[Job], object], folder: Path | None = None) -> Job:
+        """Run ``work(job)`` in a daemon thread; refuse while another job is active."""
+        with self._lock:
+            busy = self.active()
+            if busy is not None:
+                raise JobBusyError(f"job {busy.id} ({busy.title}) is {busy.state}: stop it or wait for it to "
+                                   "finish before starting another")
+            job = Job(id=uuid.uuid4().hex[:8], kind=kind, title=title, folder=folder)
+            self.jobs[job.id] = job
+        job.thread = threading.Thread(target=self._work, args=(job, work), name=f"bngan-{kind}-{job.id}",
+                                      daemon=True)
+        job.thread.start()
+        return job
+
+    @staticmethod
+    def _work(job: Job, work: Callable[[Job], object]) -> None:
+        try:
+            result = work(job)
+            with job.lock:
+                job.result = result
+                job.state = "stopped" if job.stop_event.is_set() else "finished"
+        except EXPECTED_ERRORS as exc:
+            with job.lock:
+                job.error, job.state = str(exc), "failed"
+        except Exception as exc:  # a bug: keep the traceback for the report, keep the app alive
+            with job.lock:
+                job.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+                job.state = "failed"
+
+    def start_training(self, config: TrainConfig, resume_from: str | Path | None = None,
+                       folder: str | Path | None = None) -> Job:
+        """Train in the background into a run folder; ``resume_from`` continues a checkpoint."""
+        run_folder = Path(folder) if folder else self.runs_dir / (
+            time.strftime("run-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4])
+        title = f"train {config.dataset}, {config.preset}, λ={config.lambda_reg:g}"
+        return self.start("train", title, lambda job: train_job(job, config, run_folder, resume_from),
+                          folder=run_folder)
+
+
+def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Path | None) -> dict:
+    """The worker of a training job: build (or resume) the trainer, run it, honour pause/steps/stop."""
+    job.message = "loading data"
+    if resume_from is not None:
+        trainer = Trainer.resume(resume_from, steps=config.steps, epochs=config.epochs,
+                                 time_budget_s=config.time_budget_s)
+    else:
+        trainer = Trainer(config)
+    job.total = trainer.steps_target()
+    writer = RunWriter(folder, trainer)
+    with job.lock:
+        job.state = "stopping" if job.stop_event.is_set() else "running"
+        job.message = f"training on {trainer.device}"
+
+    def on_event(event: StepEvent) -> None:
+        writer(event)
+        job.record(event)
+        if job.slow_motion_s:
+            job.stop_event.wait(job.slow_motion_s)
+        while not job.resume_event.is_set() and not job.stop_event.is_set():
+            with job.lock:
+                phase = job.manual_steps.pop(0) if job.manual_steps else None
+            if phase is None:
+                job.resume_event.wait(0.05)
+                continue
+            manual = trainer.step(phase)
+            writer(manual)
+            job.record(manual)
+
+    try:
+        result = trainer.run(callback=on_event, stop=job.stop_event, checkpoint_path=writer.checkpoint)
+    finally:
+        writer.close()
+    return {"steps": result.steps, "elapsed_s": result.elapsed_s, "checkpoint": str(writer.checkpoint),
+            "stopped": result.stopped}
