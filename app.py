@@ -11,6 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from bngan.ui.sidebar import render_job_sidebar
+
 ROOT = Path(__file__).resolve().parent
 # (page file relative to this file, menu title, icon), in menu order
 PAGES = (
@@ -30,5 +32,5 @@ def available_pages() -> list[st.Page]:
 # An emoji favicon is an inline SVG; a :material/...: one would be fetched from fonts.gstatic.com.
 st.set_page_config(page_title="bngan", page_icon="🕸️", layout="wide")
 navigation = st.navigation(available_pages())
-# SIDEBAR HOOK (lead): from bngan.ui.sidebar import render_job_sidebar; render_job_sidebar()
+render_job_sidebar()  # the active/latest job on every page (cheap: no torch until a job exists)
 navigation.run()

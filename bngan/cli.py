@@ -209,6 +209,11 @@ def run_guarded(func: Callable[[], int], prog: str = "bngan") -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # the benchmarks parse their own options (bench NAME --help)
+        from bngan import bench
+
+        return run_guarded(lambda: bench.main(argv[1:]), prog="bngan bench")
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_guarded(lambda: args.func(args))

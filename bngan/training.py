@@ -82,7 +82,10 @@ class Trainer:
     def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None,
                  device: torch.device | str | None = None) -> None:
         self.config = config
-        self.device = torch.device(device) if device is not None else resolve_device(config.device)
+        if isinstance(device, torch.device):
+            self.device = device
+        else:
+            self.device = resolve_device(device or config.device)
         torch.manual_seed(config.seed)
         self.data = dataset if dataset is not None else training_set(config)
         self.structure: LatentStructure = config.structure_obj()

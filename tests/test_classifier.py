@@ -79,6 +79,20 @@ def test_same_seed_same_model_and_global_rng_untouched(digits) -> None:
     assert not a.training  # returned ready for evaluation
 
 
+def test_fixed_step_budget(digits) -> None:
+    train, _ = digits
+    x, y = train.images[:128], train.labels[:128]  # 2 steps per epoch at batch 64
+    calls: list[tuple[int, int, float]] = []
+    by_steps = train_classifier(x, y, 10, steps=3, seed=1, device="cpu", progress=lambda *a: calls.append(a))
+    assert [c[:2] for c in calls] == [(1, 2), (2, 2)]  # the second epoch is cut after one step
+    one_epoch = train_classifier(x, y, 10, epochs=1, seed=1, device="cpu")
+    two_steps = train_classifier(x, y, 10, epochs=99, steps=2, seed=1, device="cpu")  # steps wins
+    assert torch.equal(one_epoch.fc[0].weight, two_steps.fc[0].weight)
+    assert not torch.equal(one_epoch.fc[0].weight, by_steps.fc[0].weight)
+    with pytest.raises(ValueError, match="steps"):
+        train_classifier(x, y, 10, steps=0, device="cpu")
+
+
 def test_training_rejects_bad_labels(digits) -> None:
     train, _ = digits
     with pytest.raises(ValueError, match="labels must be in"):

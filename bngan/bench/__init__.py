@@ -1,0 +1,36 @@
+"""Benchmarks and experiments: ``python -m bngan bench NAME ...`` (each prints its figures)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "speed": ("bngan.bench.speed", "training steps/s of our 'paper' preset against the reference loop"),
+    "fidelity": ("bngan.bench.fidelity", "wall time until every class's samples are >= 90% recognised"),
+    "memory": ("bngan.bench.memory", "peak memory of MNIST training"),
+    "table1": ("bngan.evaluation.experiments", "Table 1: classifier metrics per method, folds, t-tests"),
+    "ir-sweep": ("bngan.evaluation.experiments", "Figure 3: minority recall/F1 against imbalance ratio"),
+    "disentangle": ("bngan.evaluation.disentangle_experiment", "Figure 4b: FactorVAE score on dSprites"),
+    "render": ("bngan.data.dsprites", "dSprites rendering speed (images/s)"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m bngan bench NAME [options]", "", "benchmarks:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"bngan bench: error: unknown benchmark {name!r}\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    if name in ("table1", "ir-sweep"):
+        rest = [name, *rest]
+    return int(module.main(rest) or 0)

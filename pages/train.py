@@ -1,0 +1,448 @@
+"""Train page: settings, Start, and a live view of the running job (losses, samples, the network's fit).
+
+The page never trains anything itself: Start hands a validated TrainConfig to the process-wide job registry,
+which trains in a background thread, and the page only reads job snapshots. The live part is a fragment
+that refreshes once a second while the job is active and is drawn statically once it is over. Teaching
+controls in the spirit of GAN Lab (pause, single discriminator/generator steps, slow motion) act on the job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from bngan.structure import latent
+from bngan.ui import registry, state
+from bngan.ui.sidebar import format_duration, progress_fraction, progress_text, state_badge
+
+if TYPE_CHECKING:
+    from bngan.config import TrainConfig
+    from bngan.jobs import Job
+    from bngan.structure import LatentStructure
+
+SETTINGS_KEY = "train_settings"  # survives page switches (widget state does not)
+NOTICE_KEY = "train_notice"  # (level, text) of the last Start/Resume, shown once
+GRID_CACHE_KEY = "train_grid_png"  # (job id, samples step, png) so the live view does not re-encode
+DATASETS = {
+    "digits": "digits (bundled, no download)",
+    "mnist": "MNIST",
+    "fashion-mnist": "Fashion-MNIST",
+    "folder": "image folder (one sub-folder per class)",
+    "dsprites": "dSprites (rendered by code)",
+}
+DEFAULTS: dict[str, Any] = {
+    "dataset": "digits", "data_dir": "", "profile": "minority", "minority": [8, 9], "ir": 10.0,
+    "preset": "fast", "lambda_reg": 1.0, "reg_mode": "paper", "schedule": "steps", "steps": 1000,
+    "epochs": 5.0, "device": "auto", "seed": 0, "batch_size": 64, "sample_every": 50,
+    "checkpoint_every": 500, "code_prior": "normal",
+}
+REG_MODES = {
+    "paper": "paper: Eq. 6 (pull parents, push independent nodes)",
+    "gaussian": "gaussian: linear-Gaussian likelihood (Eq. 3-5)",
+    "infogan": "infogan: c' = c only (no structure)",
+}
+ACTIVE = ("starting", "running", "paused", "stopping")
+DATA_FIX = (
+    "**How to fix:** the data files were not found. Set the environment variable `BNGAN_DATA_DIR` to the "
+    "folder that holds them (MNIST / FashionMNIST in torchvision's layout) and restart the app, or choose "
+    "the **digits** data set, which is bundled with scikit-learn and needs no download."
+)
+
+
+# settings ---------------------------------------------------------------------------------------------
+def settings() -> dict[str, Any]:
+    """The page's settings, kept apart from widget state so they survive visits to other pages."""
+    return st.session_state.setdefault(SETTINGS_KEY, dict(DEFAULTS))
+
+
+def wkey(name: str) -> str:
+    """The widget key of setting ``name``, primed from the stored settings when the widget is new."""
+    key = f"train_{name}"
+    if key not in st.session_state:
+        st.session_state[key] = settings().get(name, DEFAULTS[name])
+    return key
+
+
+def store_settings() -> None:
+    """Copy the widgets' values back into the stored settings (after the widgets are drawn)."""
+    stored = settings()
+    for name in DEFAULTS:
+        key = f"train_{name}"
+        if key in st.session_state:
+            stored[name] = st.session_state[key]
+
+
+def class_names(dataset: str) -> list[str]:
+    """Class names the settings can offer before any data is loaded (a folder's are unknown: indices)."""
+    if dataset == "fashion-mnist":
+        from bngan.data.datasets import FASHION_CLASSES
+
+        return list(FASHION_CLASSES)
+    if dataset == "dsprites":
+        from bngan.data.dsprites import SHAPES
+
+        return list(SHAPES)
+    return [str(i) for i in range(10)] if dataset != "folder" else [f"class {i}" for i in range(10)]
+
+
+def data_settings() -> None:
+    """Data set, its folder when it needs one, and the imbalance protocol."""
+    dataset = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key=wkey("dataset"))
+    if dataset == "folder":
+        st.text_input("Image folder", key=wkey("data_dir"), placeholder="/path/to/images",
+                      help="A folder with one sub-folder of images per class.")
+    elif dataset in ("mnist", "fashion-mnist"):
+        from bngan.data import default_data_dir
+
+        st.text_input("Data folder (optional)", key=wkey("data_dir"), placeholder=str(default_data_dir()),
+                      help="Where MNIST-style files live; empty: $BNGAN_DATA_DIR or the project's data.")
+    names = class_names(dataset)
+    cols = st.columns(2)
+    profile = cols[0].selectbox("Imbalance", ["none", "standard", "minority"], key=wkey("profile"),
+                                help="standard: the paper's 4000…40 split (IR 100); minority: chosen classes "
+                                "get 1/IR of the largest class.")
+    cols[1].number_input("Imbalance ratio (IR)", min_value=1.0, step=5.0, key=wkey("ir"),
+                         disabled=profile != "minority")
+    if profile == "minority":
+        key = wkey("minority")
+        valid = [c for c in st.session_state[key] if c < len(names)]
+        if valid != st.session_state[key]:  # the data set changed under the selection
+            st.session_state[key] = valid or [len(names) - 1]
+        st.multiselect("Minority classes", list(range(len(names))), key=key,
+                       format_func=lambda c: f"{c} · {names[c]}" if names[c] != str(c) else str(c))
+
+
+def model_settings() -> None:
+    """Model size, regulariser, schedule, device, seed; rarely needed knobs in an expander."""
+    cols = st.columns(2)
+    cols[0].selectbox("Model preset", ["fast", "paper"], key=wkey("preset"),
+                      help="fast: a small GAN that learns digits in minutes on a CPU; paper: reference size.")
+    cols[1].number_input("λ (regulariser weight)", min_value=0.0, step=0.1, key=wkey("lambda_reg"),
+                         help="Weight of the Bayesian regulariser R; about 0.1–1. The config allows 0–100.")
+    st.selectbox("Regulariser mode", list(REG_MODES), format_func=REG_MODES.get, key=wkey("reg_mode"))
+    cols = st.columns(2)
+    schedule = cols[0].radio("Train for", ["steps", "epochs"], horizontal=True, key=wkey("schedule"))
+    if schedule == "steps":
+        cols[1].number_input("Steps", min_value=1, step=100, key=wkey("steps"))
+    else:
+        cols[1].number_input("Epochs", min_value=0.1, step=1.0, key=wkey("epochs"))
+    from bngan.device import available_devices
+
+    cols = st.columns(2)
+    devices = available_devices()
+    if st.session_state.get(wkey("device")) not in devices:
+        st.session_state[wkey("device")] = "auto"
+    cols[0].selectbox("Device", devices, key=wkey("device"), help="auto: CUDA, then Apple MPS, then CPU.")
+    cols[1].number_input("Seed", min_value=0, step=1, key=wkey("seed"),
+                         help="Picks the imbalanced subset (the fold) and the initial weights.")
+    with st.expander("Advanced"):
+        cols = st.columns(2)
+        cols[0].number_input("Batch size", min_value=2, step=16, key=wkey("batch_size"))
+        cols[1].selectbox("Code prior", ["normal", "uniform"], key=wkey("code_prior"))
+        cols = st.columns(2)
+        cols[0].number_input("Samples every (steps)", min_value=1, step=10, key=wkey("sample_every"),
+                             help="How often the sample grid and the network's fit are refreshed.")
+        cols[1].number_input("Checkpoint every (steps)", min_value=1, step=100, key=wkey("checkpoint_every"))
+
+
+def build_config(values: Mapping[str, Any], structure: LatentStructure) -> TrainConfig:
+    """A validated TrainConfig from the settings; raises ConfigError with the message to show."""
+    from bngan.config import ConfigError, TrainConfig
+
+    dataset = values["dataset"]
+    data_dir = str(values.get("data_dir") or "").strip() or None
+    if dataset == "folder" and data_dir is None:
+        raise ConfigError("the 'folder' data set needs an image folder: one sub-folder of images per class")
+    if values["profile"] == "minority" and not values["minority"]:
+        raise ConfigError("choose at least one minority class, or the imbalance profile 'none'")
+    if values["profile"] == "standard" and dataset == "dsprites":
+        raise ConfigError("the standard profile is for 10 classes; dSprites has 3: use 'minority'")
+    by_steps = values["schedule"] == "steps"
+    return TrainConfig(
+        dataset=dataset,
+        data_dir=data_dir if dataset in ("folder", "mnist", "fashion-mnist") else None,
+        imbalance={"profile": values["profile"], "minority_classes": [int(c) for c in values["minority"]],
+                   "ir": float(values["ir"]), "counts": None},
+        seed=int(values["seed"]), preset=values["preset"], structure=structure.to_dict(),
+        code_prior=values["code_prior"], reg_mode=values["reg_mode"], lambda_reg=float(values["lambda_reg"]),
+        batch_size=int(values["batch_size"]),
+        steps=int(values["steps"]) if by_steps else None,
+        epochs=None if by_steps else float(values["epochs"]),
+        sample_every=int(values["sample_every"]), checkpoint_every=int(values["checkpoint_every"]),
+        device=values["device"],
+    )
+
+
+# structure --------------------------------------------------------------------------------------------
+def structure_summary(structure: LatentStructure) -> str:
+    """The structure in a few lines: labelled codes, then each latent code with its parents."""
+    labels = ", ".join(f"c{i} · {structure.labels[i]}" if i in structure.labels else f"c{i}"
+                       for i in range(1, structure.k + 1))
+    parents = "  \n".join(f"`{latent(i)} ← {', '.join(structure.parents(i))}`"
+                          for i in range(1, structure.k + 1))
+    return f"{structure.k} codes, {len(structure.edges)} edges: {labels}  \n{parents}"
+
+
+def show_structure() -> LatentStructure | None:
+    """Show the Structure page's current structure; return it, or ``None`` (with its problems) if invalid."""
+    structure = state.current_structure()
+    with st.container(border=True):
+        st.markdown("**Latent structure** (from the Structure page)")
+        if structure is None:
+            for problem in state.structure_problems():
+                text = str(problem)
+                st.error(text[:1].upper() + text[1:], icon=":material/error:")
+        else:
+            st.markdown(structure_summary(structure))
+        if state.structure_locked():
+            st.caption("The running job trains on its own copy: edits apply to the next run.")
+        st.page_link("pages/structure.py", label="Edit the structure", icon=":material/account_tree:")
+    return structure
+
+
+# start / resume ---------------------------------------------------------------------------------------
+def start_job(config: TrainConfig, resume_from: str | None = None) -> None:
+    """Start (or resume) a run; a second start while a job is active is refused and named, not queued."""
+    from bngan.jobs import JobBusyError
+
+    reg = registry.get_registry()
+    try:
+        job = reg.start_training(config, resume_from=resume_from)
+    except JobBusyError:
+        busy = reg.active()
+        who = f"job {busy.id} ({busy.title}) is {busy.state}" if busy else "another job is running"
+        st.session_state[NOTICE_KEY] = ("warning", f"Not started: {who}. One job runs at a time and a second "
+                                        "start is refused, not queued: stop it (sidebar or below) or wait "
+                                        "for it to finish.")
+        return
+    registry.remember_job(job.id)
+    st.session_state[state.LOCK_KEY] = True
+    verb = "Resumed" if resume_from else "Started"
+    st.session_state[NOTICE_KEY] = ("success", f"{verb} job {job.id}: {job.title}.")
+
+
+def resume_job(job_id: str, more_steps: int) -> None:
+    """Continue a stopped/finished run from its checkpoint for ``more_steps`` further steps (a new run)."""
+    from bngan.config import ConfigError, TrainConfig
+
+    job = registry.get_registry().get(job_id)
+    if job is None or job.folder is None:
+        return
+    try:
+        config = TrainConfig.from_dict(json.loads((job.folder / "config.json").read_text()))
+        done = int(job.snapshot()["step"])
+        config = config.replace(steps=done + int(more_steps), epochs=None, time_budget_s=None)
+    except (OSError, ValueError, ConfigError) as exc:
+        st.session_state[NOTICE_KEY] = ("error", f"Cannot resume job {job_id}: {exc}")
+        return
+    start_job(config, resume_from=str(job.folder / "checkpoint.pt"))
+
+
+def show_notice() -> None:
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        level, text = notice
+        {"success": st.success, "warning": st.warning, "error": st.error}[level](text)
+
+
+def start_controls(structure: LatentStructure | None) -> None:
+    """The Start button, disabled with the reason while the structure or the settings are invalid."""
+    from bngan.config import ConfigError
+
+    config, reason = None, None
+    if structure is None:
+        reason = "The structure is invalid: fix it on the Structure page first."
+    else:
+        try:
+            config = build_config(settings(), structure)
+        except ConfigError as exc:
+            reason = f"Invalid settings: {exc}"
+            st.error(reason, icon=":material/tune:")
+    st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None,
+              on_click=start_job, args=(config,), width="stretch", key="train_start",
+              help=reason or "Train in the background; the job keeps running when you switch pages.")
+    if reason and structure is None:
+        st.caption(f":red[{reason}]")
+    st.caption("One job runs at a time: a second Start while a job runs is refused (not queued).")
+    show_notice()
+
+
+# the job view ---------------------------------------------------------------------------------------------
+def job_config(job: Job) -> dict | None:
+    """The run's config.json (written once the data is loaded), or ``None`` before that."""
+    try:
+        return json.loads((job.folder / "config.json").read_text()) if job.folder else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def run_classes(config_json: str) -> tuple[list[str], dict[int, int]]:
+    """Class names and training-image counts of a run (the data loaders cache in-process: cheap here)."""
+    from bngan.config import TrainConfig
+    from bngan.training import training_set
+
+    data = training_set(TrainConfig.from_dict(json.loads(config_json)))
+    return list(data.class_names), {int(c): int(n) for c, n in data.class_counts().items()}
+
+
+def minority_of(config: Mapping, counts: Mapping[int, int]) -> set[int]:
+    """The classes to mark: the chosen ones for the 'minority' profile, else those at IR >= 10."""
+    imbalance = config.get("imbalance") or {}
+    if imbalance.get("profile") == "minority":
+        return {int(c) for c in imbalance.get("minority_classes", [])}
+    top = max(counts.values(), default=0)
+    return {c for c, n in counts.items() if n * 10 <= top}
+
+
+def sample_grid_png(job: Job, snapshot: Mapping) -> bytes | None:
+    """The latest per-class sample grid as PNG, minority rows framed (re-encoded only when it changes)."""
+    samples = snapshot.get("samples")
+    if samples is None:
+        return None
+    cached = st.session_state.get(GRID_CACHE_KEY)
+    if cached and cached[:2] == (job.id, snapshot["samples_step"]):
+        return cached[2]
+    from bngan.ui.images import class_grid, png_bytes
+
+    config = job_config(job) or {}
+    try:
+        names, counts = run_classes(json.dumps(config, sort_keys=True))
+    except Exception:  # labels are a nicety: never let them break the live view
+        names, counts = [str(i) for i in range(len(samples) // 8)], {}
+    png = png_bytes(class_grid(samples, names, minority_of(config, counts), counts))
+    st.session_state[GRID_CACHE_KEY] = (job.id, snapshot["samples_step"], png)
+    return png
+
+
+def teaching_controls(job: Job, snapshot: Mapping) -> None:
+    """Stop, Pause/Continue, one discriminator or generator step while paused, and slow motion."""
+    paused = snapshot["state"] == "paused"
+    cols = st.columns([1, 1, 1.3, 1.3, 2.2], vertical_alignment="bottom")
+    cols[0].button("Stop", key="train_stop", icon=":material/stop_circle:", on_click=_on_stop, args=(job.id,),
+                   width="stretch", help="Stop after the current step and save the checkpoint.")
+    if paused:
+        cols[1].button("Continue", key="train_continue", icon=":material/play_arrow:", on_click=job.resume,
+                       width="stretch")
+    else:
+        cols[1].button("Pause", key="train_pause", icon=":material/pause:", on_click=job.pause,
+                       width="stretch", disabled=snapshot["state"] != "running")
+    cols[2].button("One D step", key="train_step_d", on_click=job.request_step, args=("d",),
+                   disabled=not paused, width="stretch",
+                   help="While paused: one discriminator update only (the generator is frozen).")
+    cols[3].button("One G step", key="train_step_g", on_click=job.request_step, args=("g",),
+                   disabled=not paused, width="stretch",
+                   help="While paused: one generator update only (the discriminator is frozen).")
+    key = f"train_slow_{job.id}"
+    st.session_state.setdefault(key, float(job.slow_motion_s))
+    cols[4].slider("Slow motion (s per step)", 0.0, 1.0, step=0.05, key=key, on_change=_on_slow,
+                   args=(job.id, key), help="Sleep after each step, to watch the samples change.")
+
+
+def _on_stop(job_id: str) -> None:
+    from bngan.ui.sidebar import STOP_MESSAGE_KEY, stop_job
+
+    job = registry.get_registry().get(job_id)
+    if job is not None:
+        st.session_state[STOP_MESSAGE_KEY] = (job_id, stop_job(job))
+
+
+def _on_slow(job_id: str, key: str) -> None:
+    job = registry.get_registry().get(job_id)
+    if job is not None:
+        job.slow_motion_s = float(st.session_state[key])
+
+
+def outcome(job: Job, snapshot: Mapping) -> None:
+    """What a finished, stopped or failed job left: the checkpoint (download, resume) or the error."""
+    from bngan.ui.sidebar import STOP_MESSAGE_KEY
+
+    message = st.session_state.get(STOP_MESSAGE_KEY)
+    if message and message[0] == job.id and snapshot["state"] in ACTIVE:
+        st.info(message[1], icon=":material/stop_circle:")
+    if snapshot["state"] == "failed":
+        st.error(f"Job {job.id} failed: {snapshot['error']}", icon=":material/error:")
+        if snapshot.get("message") == "loading data":  # it never got past loading the data set
+            st.info(DATA_FIX if (job_config(job) or {}).get("dataset") != "folder" else
+                    "**How to fix:** check the image folder path, or choose the **digits** data set.")
+        return
+    result = snapshot.get("result")
+    if snapshot["state"] not in ("stopped", "finished") or not isinstance(result, dict):
+        return
+    checkpoint = Path(result["checkpoint"])
+    st.success(f"Job {job.id} {snapshot['state']} after {result['steps']} steps "
+               f"({format_duration(result['elapsed_s'])}). Checkpoint: `{checkpoint}`",
+               icon=":material/save:")
+    cols = st.columns([1.2, 1, 1.2], vertical_alignment="bottom")
+    if checkpoint.exists():
+        cols[0].download_button("Download checkpoint", data=checkpoint.read_bytes,
+                                file_name=f"bngan-{job.id}.pt", mime="application/octet-stream",
+                                icon=":material/download:", key="train_download", width="stretch")
+    more = cols[1].number_input("More steps", min_value=1, value=500, step=100, key="train_more_steps")
+    cols[2].button("Resume", key="train_resume", icon=":material/replay:", on_click=resume_job,
+                   args=(job.id, more), disabled=not checkpoint.exists(), width="stretch",
+                   help="Continue from this checkpoint in a new run folder.")
+
+
+def job_view(job: Job, live: bool) -> None:
+    """Everything about one job; when ``live`` it is a fragment body that reruns every second."""
+    snapshot = job.snapshot()
+    if live and snapshot["state"] not in ACTIVE:
+        st.rerun()  # the job just ended: redraw the page once, statically
+    st.markdown(f"#### {snapshot['title']}  \n`{job.id}` {state_badge(snapshot['state'])} "
+                f"{snapshot.get('message') or ''}")
+    st.progress(progress_fraction(snapshot), text=progress_text(snapshot))
+    if snapshot["state"] in ACTIVE:
+        teaching_controls(job, snapshot)
+    outcome(job, snapshot)
+    from bngan.ui.charts import bn_fit_figure, loss_figure
+
+    st.plotly_chart(loss_figure(snapshot["history"]), key="train_losses", config={"displayModeBar": False})
+    left, right = st.columns([1.25, 1], gap="medium")
+    with left:
+        st.markdown(f"**Samples** (step {snapshot['samples_step']}; one row per class, minority framed)"
+                    if snapshot.get("samples") is not None else "**Samples**")
+        png = sample_grid_png(job, snapshot)
+        if png is None:
+            st.caption("The first sample grid appears after the first step.")
+        else:
+            st.image(png, width="stretch", output_format="PNG")
+    with right:
+        st.markdown("**Bayesian network fit** of the code head's c' on fresh samples")
+        st.plotly_chart(bn_fit_figure(snapshot.get("bn_fit")), key="train_bn_fit",
+                        config={"displayModeBar": False})
+        st.caption("R² near 1: the latent code is explained by its parents as drawn. Weights are the fitted "
+                   "linear coefficients of each parent.")
+
+
+_live_view = st.fragment(run_every=1.0)(job_view)
+
+
+def main() -> None:
+    st.title("Train")
+    st.caption("Train the GAN with the structure from the Structure page. Training runs in the background: "
+               "switch pages freely, the sidebar follows the job.")
+    left, right = st.columns([1, 2.2], gap="large")
+    with left:
+        with st.container(border=True):
+            data_settings()
+            model_settings()
+            store_settings()
+        structure = show_structure()
+        start_controls(structure)
+    with right:
+        job = registry.current_job("train")
+        if job is None:
+            st.info("No training job yet. Choose the settings and press **Start training**; the digits data "
+                    "set with the fast preset shows recognisable samples within a minute or two on a CPU.")
+        elif job.active:
+            _live_view(job, live=True)
+        else:
+            job_view(job, live=False)
+
+
+main()

@@ -1,0 +1,301 @@
+"""Traversals page: what each latent code does to the generated image, seen and measured.
+
+Pick a trained model and a class, move one slider per code and the image redraws (generating one image takes
+milliseconds once the model is loaded, and loaded models are cached by path and modification time). Strips
+sweep one code at a time; the 2-D grid sweeps two at once, which is where an entangled code shows (the image
+changes along the diagonal). Measured attributes (stroke thickness, slant) turn "c1 is thickness" into a curve
+and a correlation table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from bngan.ui import registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from bngan.training import TrainedModel
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINT = ROOT / "assets" / "default" / "checkpoint.pt"
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "bngan-uploads"
+MAX_UPLOAD_MB = 512
+
+SELECT_KEY = "trav_checkpoint"  # the chosen checkpoint path
+GOOD_KEY = "trav_good_path"  # the last checkpoint that loaded: shown when a new choice fails
+UPLOADS_KEY = "trav_uploads"  # {path: label} of checkpoints uploaded in this session
+ERROR_KEY = "trav_upload_error"  # the last upload's error, shown once
+UPLOAD_VERSION_KEY = "trav_upload_version"  # bumped after each upload so the uploader empties itself
+STRIP_STEPS, GRID_STEPS, CURVE_STEPS = 9, 7, 9
+ATTRIBUTES = ("thickness", "slant")
+
+
+# checkpoints ------------------------------------------------------------------------------------------
+def checkpoint_options() -> dict[str, str]:
+    """Path -> menu label: the bundled default model, this session's uploads, then the runs, newest first."""
+    from bngan.runs import list_runs
+
+    options: dict[str, str] = {}
+    if DEFAULT_CHECKPOINT.is_file():
+        options[str(DEFAULT_CHECKPOINT)] = "Default model (assets/default)"
+    options.update(st.session_state.get(UPLOADS_KEY, {}))
+    for run in list_runs(registry.runs_dir()):
+        options.setdefault(str(run.checkpoint), f"{run.folder.name} · {run.dataset} · {run.steps} steps")
+    return options
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def _load(path: str, mtime: float) -> TrainedModel:
+    """A checkpoint's networks on the CPU; keyed by mtime too, so a run that saved again is reloaded."""
+    from bngan.training import TrainedModel
+
+    return TrainedModel.load(path)
+
+
+def load_model(path: str) -> TrainedModel:
+    """The cached model of ``path``; raises CheckpointError (a ValueError) or OSError with the reason."""
+    return _load(path, Path(path).stat().st_mtime)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-80:] or "upload.pt"
+
+
+def upload_key() -> str:
+    return f"trav_upload_{st.session_state.get(UPLOAD_VERSION_KEY, 0)}"
+
+
+def on_upload() -> None:
+    """Keep an uploaded checkpoint only if it loads; otherwise say why and keep the current model."""
+    from bngan.checkpoint import CheckpointError
+
+    uploaded = st.session_state.get(upload_key())
+    st.session_state[UPLOAD_VERSION_KEY] = st.session_state.get(UPLOAD_VERSION_KEY, 0) + 1
+    if uploaded is None:
+        return
+    raw = uploaded.getvalue()
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = UPLOAD_DIR / f"{hashlib.sha1(raw).hexdigest()[:12]}-{_safe_name(uploaded.name)}"
+    path.write_bytes(raw)
+    try:
+        load_model(str(path))
+    except (CheckpointError, OSError) as exc:
+        path.unlink(missing_ok=True)
+        reason = str(exc).replace(str(path), uploaded.name)
+        st.session_state[ERROR_KEY] = f"Could not use {uploaded.name}: {reason}. The current model is kept."
+        return
+    st.session_state.setdefault(UPLOADS_KEY, {})[str(path)] = f"Uploaded: {uploaded.name}"
+    st.session_state[SELECT_KEY] = str(path)
+
+
+def choose_model() -> tuple[str, TrainedModel] | None:
+    """The checkpoint menu and uploader; the model to show, falling back to the last one that loaded."""
+    from bngan.checkpoint import CheckpointError
+
+    options = checkpoint_options()
+    good = st.session_state.get(GOOD_KEY)
+    if options and st.session_state.get(SELECT_KEY) not in options:
+        st.session_state[SELECT_KEY] = good if good in options else next(iter(options))
+    if options:
+        st.selectbox("Checkpoint", list(options), format_func=options.get, key=SELECT_KEY,
+                     help="The bundled default model, runs under the runs folder, or an uploaded .pt file.")
+    st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
+                     max_upload_size=MAX_UPLOAD_MB,
+                     help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
+    error = st.session_state.pop(ERROR_KEY, None)
+    if error:
+        st.error(error, icon=":material/error:")
+    if not options:
+        st.info("No trained model yet: train one on the Train page, or upload a checkpoint.")
+        return None
+    chosen = st.session_state[SELECT_KEY]
+    try:
+        model = load_model(chosen)
+    except (CheckpointError, OSError) as exc:
+        st.error(f"Could not load {options[chosen]}: {exc}", icon=":material/error:")
+        if good is None or good == chosen or good not in options:
+            return None
+        st.caption(f"Showing the previous model instead: {options[good]}.")
+        chosen, model = good, load_model(good)
+    st.session_state[GOOD_KEY] = chosen
+    return chosen, model
+
+
+# controls ---------------------------------------------------------------------------------------------
+def code_name(model: TrainedModel, i: int) -> str:
+    """``c1 · thickness`` (or ``c1`` when the code has no label)."""
+    label = model.structure.labels.get(i)
+    return f"c{i} · {label}" if label else f"c{i}"
+
+
+def code_span(model: TrainedModel) -> float:
+    """Slider range: most of a N(0, 1) prior, or all of U(-1, 1)."""
+    return 1.0 if model.config.code_prior == "uniform" else 2.5
+
+
+def class_label(model: TrainedModel, c: int) -> str:
+    """``8 · minority (15 img)``: the class name with its training count, minorities marked."""
+    counts = model.class_counts
+    top = max(counts.values(), default=0)
+    name = model.class_names[c]
+    tag = " · minority" if counts.get(c, 0) * 10 <= top else ""
+    return f"{name}{tag} ({counts[c]} img)" if c in counts else name
+
+
+def controls(model: TrainedModel) -> tuple[int, int, list[float]]:
+    """Class, noise seed and one slider per code; returns ``(label, seed, code values)``."""
+    label = st.selectbox("Class", list(range(len(model.class_names))), key="trav_class",
+                         format_func=lambda c: class_label(model, c))
+    st.session_state.setdefault("trav_seed", 0)
+    seed = int(st.number_input("Noise seed", min_value=0, step=1, key="trav_seed",
+                               help="The noise z stays fixed while the codes move; another seed, another "
+                               "handwriting."))
+    span = code_span(model)
+    values = []
+    for i in range(1, model.structure.k + 1):
+        key = f"trav_code_{i}"
+        if abs(st.session_state.setdefault(key, 0.0)) > span:
+            st.session_state[key] = 0.0  # a model with a narrower prior was loaded
+        values.append(st.slider(code_name(model, i), -span, span, step=0.1, key=key))
+    st.button("Reset codes to 0", on_click=_reset_codes, args=(model.structure.k,),
+              icon=":material/restart_alt:")
+    return label, seed, values
+
+
+def _reset_codes(k: int) -> None:
+    for i in range(1, k + 1):
+        st.session_state[f"trav_code_{i}"] = 0.0
+
+
+# views ------------------------------------------------------------------------------------------------
+def codes_tensor(values: list[float]) -> torch.Tensor:
+    import torch
+
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def current_image(model: TrainedModel, label: int, seed: int, values: list[float]) -> bytes:
+    """The image for exactly these code values (code 1's strip at one point keeps the noise convention)."""
+    from bngan.traversal import strip
+    from bngan.ui.images import png_bytes, single
+
+    image = strip(model, label, 1, [values[0]], seed=seed, codes=codes_tensor(values))[0]
+    return png_bytes(single(image, 256))
+
+
+def strips_image(model: TrainedModel, label: int, seed: int, values: list[float]) -> bytes:
+    """One row per code sweeping it across its range, the other codes at the sliders' values."""
+    import torch
+
+    from bngan.traversal import strip
+    from bngan.ui.images import labelled_rows, png_bytes
+
+    span = code_span(model)
+    sweep = torch.linspace(-span, span, STRIP_STEPS)
+    k = model.structure.k
+    rows = [strip(model, label, i, sweep, seed=seed, codes=codes_tensor(values)) for i in range(1, k + 1)]
+    return png_bytes(labelled_rows(rows, [code_name(model, i) for i in range(1, k + 1)],
+                                   tags=[f"{-span:+.1f} … {span:+.1f}"] * k))
+
+
+def grid_image(model: TrainedModel, label: int, seed: int, values: list[float], code_x: int,
+               code_y: int) -> bytes:
+    """The ``GRID_STEPS x GRID_STEPS`` sweep of two codes, values on both axes."""
+    import torch
+
+    from bngan.traversal import grid
+    from bngan.ui.images import labelled_grid, png_bytes
+
+    span = code_span(model)
+    sweep = torch.linspace(-span, span, GRID_STEPS)
+    images = grid(model, label, code_x, code_y, sweep, seed=seed, codes=codes_tensor(values))
+    return png_bytes(labelled_grid(images, GRID_STEPS, sweep.tolist(), code_name(model, code_x),
+                                   code_name(model, code_y)))
+
+
+@st.cache_data(show_spinner="Measuring attributes…", max_entries=64)
+def curves(path: str, mtime: float, label: int, code: int, span: float) -> dict:
+    """Attribute curves of one code (cached: 9 values x 8 noise draws, measured)."""
+    import torch
+
+    from bngan.traversal import attribute_curves
+
+    model = _load(path, mtime)
+    return attribute_curves(model, label, code, torch.linspace(-span, span, CURVE_STEPS), seeds=8)
+
+
+@st.cache_data(show_spinner="Measuring what each code does…", max_entries=32)
+def effects(path: str, mtime: float, label: int) -> list[dict]:
+    """Correlation of each code with each measured attribute (cached per model and class)."""
+    from bngan.traversal import code_effects
+
+    return code_effects(_load(path, mtime), label, seeds=8)
+
+
+def measured(path: str, model: TrainedModel, label: int) -> None:
+    """Attribute-vs-code curves for a chosen code, and the code-effects table for every code."""
+    from bngan.ui.charts import attribute_figure
+
+    mtime = Path(path).stat().st_mtime
+    k = model.structure.k
+    code = st.selectbox("Code to measure", list(range(1, k + 1)), format_func=lambda i: code_name(model, i),
+                        key="trav_measure_code")
+    data = curves(path, mtime, label, code, code_span(model))
+    st.plotly_chart(attribute_figure(data, ATTRIBUTES, code_label=code_name(model, code)),
+                    key="trav_curves", config={"displayModeBar": False})
+    st.caption("Mean ± std over 8 noise draws. Thickness: ink pixels per skeleton pixel; slant: shear of the "
+               "ink (positive leans right).")
+    rows = effects(path, mtime, label)
+    table = [{"code": code_name(model, r["code"]), **{a: r[a] for a in ("thickness", "slant", "ink", "width",
+                                                                        "height")}} for r in rows]
+    st.markdown("**Code effects**: correlation of each code's value with each measured attribute")
+    st.dataframe(table, hide_index=True, key="trav_effects", column_config={
+        a: st.column_config.NumberColumn(a, format="%+.2f") for a in ("thickness", "slant", "ink", "width",
+                                                                      "height")})
+
+
+def main() -> None:
+    st.title("Traversals")
+    st.caption("Move a code and watch the image: a well-regularised code changes one attribute (thickness, "
+               "slant) and nothing else.")
+    left, right = st.columns([1, 2.4], gap="large")
+    with left:
+        picked = choose_model()
+        if picked is None:
+            return
+        path, model = picked
+        st.caption(f"{model.config.dataset}, step {model.step}, {model.structure.k} codes, "
+                   f"λ={model.config.lambda_reg:g} ({model.config.reg_mode})")
+        label, seed, values = controls(model)
+    with right:
+        top = st.columns([1, 2.6], gap="medium")
+        with top[0]:
+            st.markdown("**Generated image**")
+            st.image(current_image(model, label, seed, values), width=200, output_format="PNG")
+            st.caption(", ".join(f"c{i}={v:+.1f}" for i, v in enumerate(values, start=1)))
+        with top[1]:
+            st.markdown("**1-D traversals** (one row per code, the others at the sliders' values)")
+            st.image(strips_image(model, label, seed, values), output_format="PNG")
+        st.markdown("**2-D grid** over two codes: a change along the diagonal means they are entangled")
+        k = model.structure.k
+        cols = st.columns([1, 1, 2.2], gap="medium")
+        code_x = cols[0].selectbox("Across (x)", list(range(1, k + 1)), index=0, key="trav_grid_x",
+                                   format_func=lambda i: code_name(model, i))
+        code_y = cols[1].selectbox("Down (y)", list(range(1, k + 1)), index=min(1, k - 1), key="trav_grid_y",
+                                   format_func=lambda i: code_name(model, i))
+        grid_cols = st.columns([1.2, 1], gap="medium")
+        with grid_cols[0]:
+            st.image(grid_image(model, label, seed, values, code_x, code_y), output_format="PNG")
+        with grid_cols[1]:
+            measured(path, model, label)
+
+
+main()

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from bngan.data import STANDARD_PROFILE, DataError, Imbalance, load_dataset, make_imbalanced, minority_classes
+
+
+def test_digits_is_embedded_and_upscaled():
+    train, test = load_dataset("digits"), load_dataset("digits", train=False)
+    assert train.images.shape[1:] == (1, 28, 28) and len(train) + len(test) == 1797
+    assert 0.0 <= float(train.images.min()) and float(train.images.max()) <= 1.0
+    assert train.num_classes == 10
+
+
+def test_mnist_standard_split_counts_and_reproducibility():
+    mnist = load_dataset("mnist")
+    assert len(mnist) == 60000
+    first = make_imbalanced(mnist, Imbalance("standard"), seed=3)
+    again = make_imbalanced(mnist, Imbalance("standard"), seed=3)
+    other = make_imbalanced(mnist, Imbalance("standard"), seed=4)
+    assert list(first.class_counts().values()) == list(STANDARD_PROFILE)
+    assert torch.equal(first.images, again.images)
+    assert not torch.equal(first.images, other.images)
+    assert minority_classes(first.class_counts())[:2] == [9, 8]
+
+
+def test_fashion_mnist_reads_offline():
+    fashion = load_dataset("fashion-mnist", train=False)
+    assert len(fashion) == 10000 and fashion.class_names[8] == "Bag"
+
+
+def test_minority_protocol_at_a_ratio():
+    digits = load_dataset("digits")
+    counts = make_imbalanced(digits, Imbalance("minority", minority_classes=(3,), ir=20)).class_counts()
+    biggest = max(n for c, n in counts.items() if c != 3)
+    assert counts[3] == round(biggest / 20)
+    assert all(counts[c] == digits.class_counts()[c] for c in counts if c != 3)
+
+
+def test_missing_data_folder_says_how_to_fix(tmp_path):
+    with pytest.raises(DataError, match="BNGAN_DATA_DIR"):
+        load_dataset("mnist", root=tmp_path / "nowhere")
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(DataError, match="unknown data set"):
+        load_dataset("cifar")
+    with pytest.raises(DataError, match="imbalance ratio"):
+        Imbalance("minority", ir=0.5)
+    with pytest.raises(DataError, match="not enough images"):
+        make_imbalanced(load_dataset("digits"), Imbalance(counts=[1000] * 10))
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for cls, value in (("cats", 40), ("dogs", 200)):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((12, 12), value + i, dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    data = load_dataset("folder", root=tmp_path, image_size=16)
+    assert data.class_names == ["cats", "dogs"] and data.images.shape == (6, 1, 16, 16)
+    assert data.class_counts() == {0: 3, 1: 3}
+    (tmp_path / "dogs" / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match="cannot read image"):
+        load_dataset("folder", root=tmp_path)
