@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--structure", default="entangled", help="preset[:k] or a structure JSON file")
     train.add_argument("--preset", default="fast", choices=["fast", "paper"], help="model size")
     train.add_argument("--reg-mode", default="paper", choices=["paper", "gaussian"])
-    train.add_argument("--lambda-reg", type=float, default=1.0)
+    train.add_argument("--lambda-reg", type=float, default=0.1)
     train.add_argument("--code-prior", default="normal", choices=["normal", "uniform"])
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--steps", type=int)

@@ -51,7 +51,7 @@ class BNGANOversampler(BaseOverSampler):
     _parameter_constraints: dict = {**BaseOverSampler._parameter_constraints}
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, checkpoint=None, structure="disentangled",
-                 k=4, preset="fast", reg_mode="paper", lambda_reg=1.0, steps=2000, batch_size=64,
+                 k=4, preset="fast", reg_mode="paper", lambda_reg=0.1, steps=2000, batch_size=64,
                  image_shape=None, device="auto", verbose=False):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state

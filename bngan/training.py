@@ -271,8 +271,9 @@ class Trainer:
         return self.regularizer.diagnostics(c, codes)
 
     # checkpoints --------------------------------------------------------------------------------------
-    def state(self) -> dict:
-        return {
+    def state(self, include_optimizer: bool = True) -> dict:
+        """Everything a checkpoint holds; without the optimisers it is a third of the size (for shipping)."""
+        state = {
             "config": self.config.to_json(),
             "model": json.dumps(self.model_config.to_dict()),
             "structure": self.structure.to_json(),
@@ -280,15 +281,16 @@ class Trainer:
             "class_counts": json.dumps(self.data.class_counts()),
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(),
             "step": self.step_count,
             "elapsed_s": self.elapsed_s,
         }
+        if include_optimizer:
+            state["opt_g"], state["opt_d"] = self.opt_g.state_dict(), self.opt_d.state_dict()
+        return state
 
-    def save(self, path: str | Path) -> Path:
-        return save_checkpoint(path, self.state())
+    def save(self, path: str | Path, include_optimizer: bool = True) -> Path:
+        return save_checkpoint(path, self.state(include_optimizer))
 
     @classmethod
     def resume(cls, path: str | Path, dataset: ImageDataset | None = None, device: str | None = None,
@@ -301,8 +303,9 @@ class Trainer:
             trainer = cls(config, dataset=dataset, device=device)
             trainer.generator.load_state_dict(data["generator"])
             trainer.discriminator.load_state_dict(data["discriminator"])
-            trainer.opt_g.load_state_dict(data["opt_g"])
-            trainer.opt_d.load_state_dict(data["opt_d"])
+            if "opt_g" in data:  # a slim checkpoint resumes with fresh optimisers
+                trainer.opt_g.load_state_dict(data["opt_g"])
+                trainer.opt_d.load_state_dict(data["opt_d"])
         except (KeyError, RuntimeError, json.JSONDecodeError, TypeError) as exc:
             raise CheckpointError(f"{path} does not match this version of bngan's models ({exc})") from None
         trainer.rng.set_state(data["rng"])

@@ -69,11 +69,14 @@ def wkey(name: str) -> str:
 
 def store_settings() -> None:
     """Copy the widgets' values back into the stored settings (after the widgets are drawn)."""
+    settings().update(current_values())
+
+
+def current_values() -> dict[str, Any]:
+    """The settings as the widgets hold them right now (also inside a callback, before the page redraws)."""
     stored = settings()
-    for name in DEFAULTS:
-        key = f"train_{name}"
-        if key in st.session_state:
-            stored[name] = st.session_state[key]
+    return {name: st.session_state.get(f"train_{name}", stored.get(name, default))
+            for name, default in DEFAULTS.items()}
 
 
 def class_names(dataset: str) -> list[str]:
@@ -205,6 +208,22 @@ def show_structure() -> LatentStructure | None:
 
 
 # start / resume ---------------------------------------------------------------------------------------
+def on_start() -> None:
+    """Start's callback: build the config from the widgets as they are at the click (not as last drawn)."""
+    from bngan.config import ConfigError
+
+    structure = state.current_structure()
+    if structure is None:
+        st.session_state[NOTICE_KEY] = ("error", "Not started: the structure is invalid.")
+        return
+    try:
+        config = build_config(current_values(), structure)
+    except ConfigError as exc:
+        st.session_state[NOTICE_KEY] = ("error", f"Not started: {exc}")
+        return
+    start_job(config)
+
+
 def start_job(config: TrainConfig, resume_from: str | None = None) -> None:
     """Start (or resume) a run; a second start while a job is active is refused and named, not queued."""
     from bngan.jobs import JobBusyError
@@ -225,10 +244,11 @@ def start_job(config: TrainConfig, resume_from: str | None = None) -> None:
     st.session_state[NOTICE_KEY] = ("success", f"{verb} job {job.id}: {job.title}.")
 
 
-def resume_job(job_id: str, more_steps: int) -> None:
-    """Continue a stopped/finished run from its checkpoint for ``more_steps`` further steps (a new run)."""
+def resume_job(job_id: str) -> None:
+    """Continue a stopped/finished run from its checkpoint for "More steps" further steps (a new run)."""
     from bngan.config import ConfigError, TrainConfig
 
+    more_steps = int(st.session_state.get("train_more_steps", 500))  # read at the click, not as last drawn
     job = registry.get_registry().get(job_id)
     if job is None or job.folder is None:
         return
@@ -263,7 +283,7 @@ def start_controls(structure: LatentStructure | None) -> None:
             reason = f"Invalid settings: {exc}"
             st.error(reason, icon=":material/tune:")
     st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=config is None,
-              on_click=start_job, args=(config,), width="stretch", key="train_start",
+              on_click=on_start, width="stretch", key="train_start",
               help=reason or "Train in the background; the job keeps running when you switch pages.")
     if reason and structure is None:
         st.caption(f":red[{reason}]")
@@ -382,9 +402,10 @@ def outcome(job: Job, snapshot: Mapping) -> None:
         cols[0].download_button("Download checkpoint", data=checkpoint.read_bytes,
                                 file_name=f"bngan-{job.id}.pt", mime="application/octet-stream",
                                 icon=":material/download:", key="train_download", width="stretch")
-    more = cols[1].number_input("More steps", min_value=1, value=500, step=100, key="train_more_steps")
+    st.session_state.setdefault("train_more_steps", 500)
+    cols[1].number_input("More steps", min_value=1, step=100, key="train_more_steps")
     cols[2].button("Resume", key="train_resume", icon=":material/replay:", on_click=resume_job,
-                   args=(job.id, more), disabled=not checkpoint.exists(), width="stretch",
+                   args=(job.id,), disabled=not checkpoint.exists(), width="stretch",
                    help="Continue from this checkpoint in a new run folder.")
 
 
@@ -436,6 +457,7 @@ def main() -> None:
         start_controls(structure)
     with right:
         job = registry.current_job("train")
+        st.session_state[state.LOCK_KEY] = bool(job is not None and job.active)  # as the sidebar does
         if job is None:
             st.info("No training job yet. Choose the settings and press **Start training**; the digits data "
                     "set with the fast preset shows recognisable samples within a minute or two on a CPU.")

@@ -1,0 +1,68 @@
+"""The GAN rows of the comparison, registered into :data:`bngan.evaluation.baselines.OVERSAMPLERS`.
+
+Every GAN row is the same :class:`bngan.sampler.BNGANOversampler` (same networks, optimiser, batches and
+class conditioning); only the regulariser and the latent structure differ, so a difference between two rows
+is the regulariser's doing:
+
+* ``bngan`` — the Bayesian regulariser (Eq. 6) with the *disentangled* structure ``c_i -> c'_i`` (Fig. 4a);
+* ``bngan-entangled`` — the same with ``c'_3`` also a child of ``c_1, c_2`` (Fig. 4c);
+* ``bngan-reference`` — the structure of the released code (``c'_4`` a child of every ``c_j``);
+* ``infogan`` — InfoGAN's mutual-information loss on continuous codes, ``Σ_i MSE(c'_i, c_i)``
+  (``reg_mode="infogan"``), class-conditioned like the others: the paper's InfoGAN baseline without the
+  unsupervised class code that DESIGN §2 found mislabelled in the reference.
+
+Importing this module registers the four names (once; importing it again is harmless). The training budget
+and the other GAN settings are keyword options of each factory (``steps``, ``batch_size``, ``preset``,
+``device``, ``lambda_reg``, ``k``, ``verbose``): the experiment runner passes ``--gan-steps`` etc. to the
+names in :data:`GAN_METHODS` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bngan.evaluation.baselines import OVERSAMPLERS, OversamplerFactory, register_oversampler
+
+# name -> the settings that define the method (everything else is a shared training option)
+GAN_METHODS: dict[str, dict[str, Any]] = {
+    "bngan": {"structure": "disentangled", "reg_mode": "paper"},
+    "bngan-entangled": {"structure": "entangled", "reg_mode": "paper"},
+    "bngan-reference": {"structure": "reference", "reg_mode": "paper"},
+    "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
+}
+GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
+"""Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""
+
+
+def gan_factory(name: str) -> OversamplerFactory:
+    """A factory ``(random_state, sampling_strategy, **options) -> BNGANOversampler`` for method ``name``."""
+    settings = GAN_METHODS[name]
+
+    def factory(random_state: Any = 0, sampling_strategy: Any = "auto", **options: Any) -> Any:
+        from bngan.sampler import BNGANOversampler  # lazily: the models are only needed when a row runs
+
+        unknown = sorted(set(options) - set(GAN_OPTIONS))
+        if unknown:
+            raise ValueError(f"{name} does not take option(s) {', '.join(unknown)}; "
+                             f"allowed: {', '.join(GAN_OPTIONS)}")
+        return BNGANOversampler(sampling_strategy=sampling_strategy, random_state=random_state,
+                                **settings, **options)
+
+    factory.__doc__ = f"BNGANOversampler with {settings} (options: {', '.join(GAN_OPTIONS)})."
+    return factory
+
+
+def register_gan_samplers(register: Callable[..., None] = register_oversampler) -> None:
+    """Register every GAN row that is not registered yet (so importing twice, or reloading, is harmless)."""
+    for name in GAN_METHODS:
+        if name not in OVERSAMPLERS:
+            register(name, gan_factory(name))
+
+
+def is_gan(name: str) -> bool:
+    """Whether ``name`` is a GAN row (it takes the GAN training options and makes images worth judging)."""
+    return name in GAN_METHODS
+
+
+register_gan_samplers()
