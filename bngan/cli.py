@@ -7,7 +7,6 @@ one line ``bngan: error: ...`` and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,8 +39,8 @@ def _imbalance_arg(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
     from torchvision.utils import save_image
+    from tqdm import tqdm
 
     from bngan.config import TrainConfig
     from bngan.runs import RunWriter
@@ -112,8 +111,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_traverse(args: argparse.Namespace) -> int:
     from torchvision.utils import save_image
 
-    from bngan.traversal import code_values, grid, strip
     from bngan.training import TrainedModel
+    from bngan.traversal import code_values, grid, strip
 
     model = TrainedModel.load(args.checkpoint, device=args.device)
     if not 0 <= args.label < len(model.class_names):

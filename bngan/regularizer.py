@@ -6,8 +6,8 @@ mask (pull together) and an independence mask (push apart: nodes the DAG makes m
 
 - ``mode="paper"`` (Eq. 6): ``R = Σ_i [Σ_{p∈pa(i)} ℓ(c'_i, p) − Σ_{q⊥i} min(ℓ(c'_i, q), m)]`` with ``ℓ`` the
   batch mean squared error, reported plus the constant ``Σ m`` so that it reads as a penalty
-  ``Σ ℓ(parents) + Σ relu(m − ℓ(independent))`` that is zero for a perfect fit. The margin ``m`` bounds the negative term at the value ``ℓ`` takes for two
-  independent variables with the batch's means and variances (``Var a + Var b + (ā − b̄)²``, held constant),
+  ``Σ ℓ(parents) + Σ relu(m − ℓ(independent))`` that is zero for a perfect fit. The margin ``m`` bounds the
+  negative term at the value ``ℓ`` takes for two independent variables with the batch's means and variances (``Var a + Var b + (ā − b̄)²``, held constant),
   so each pair is pushed apart only until it is uncorrelated: the term can neither dominate nor go dead the
   way the reference's clamp of the whole sum does.
 - ``mode="gaussian"`` (Eq. 3–5): the linear-Gaussian local model ``c'_i | pa(i) ~ N(w_iᵀ pa(i), σ_i²)`` fitted
@@ -92,8 +92,8 @@ def fit_local_models(nodes: torch.Tensor, parent_mask: torch.Tensor, ridge: floa
 class BayesianRegularizer(nn.Module):
     """Scalar penalty, small when the extracted codes follow the structure; call with ``(c, c_latent)``."""
 
-    def __init__(self, structure: LatentStructure, mode: str = "paper", margin: float | None = None, independence: str = "marginal", var_floor: float = 1e-2,
-                 independence_weight: float = 1.0) -> None:
+    def __init__(self, structure: LatentStructure, mode: str = "paper", margin: float | None = None,
+                 independence: str = "marginal", var_floor: float = 1e-2, independence_weight: float = 1.0) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown regulariser mode {mode!r}; choose one of {', '.join(MODES)}")

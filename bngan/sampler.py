@@ -16,7 +16,7 @@ from imblearn.over_sampling.base import BaseOverSampler
 from bngan.config import TrainConfig
 from bngan.data import ImageDataset
 from bngan.structure import PRESETS, LatentStructure
-from bngan.training import Trainer, TrainedModel
+from bngan.training import TrainedModel, Trainer
 
 
 def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, tuple[int, int, int]]:

@@ -10,6 +10,7 @@ and a correlation table.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
     from bngan.training import TrainedModel
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = ROOT / "assets" / "default" / "checkpoint.pt"
+DEFAULT_CHECKPOINT = ROOT / "assets" / "default" / "checkpoint.pt"  # $BNGAN_DEFAULT_MODEL overrides it
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "bngan-uploads"
-MAX_UPLOAD_MB = 512
+MAX_UPLOAD_MB = 256
 
 SELECT_KEY = "trav_checkpoint"  # the chosen checkpoint path
 GOOD_KEY = "trav_good_path"  # the last checkpoint that loaded: shown when a new choice fails
@@ -44,8 +45,10 @@ def checkpoint_options() -> dict[str, str]:
     from bngan.runs import list_runs
 
     options: dict[str, str] = {}
-    if DEFAULT_CHECKPOINT.is_file():
-        options[str(DEFAULT_CHECKPOINT)] = "Default model (assets/default)"
+    default = Path(os.environ.get("BNGAN_DEFAULT_MODEL") or DEFAULT_CHECKPOINT)
+    if default.is_file():
+        where = " (assets/default)" if default == DEFAULT_CHECKPOINT else ""
+        options[str(default)] = f"Default model{where}"
     options.update(st.session_state.get(UPLOADS_KEY, {}))
     for run in list_runs(registry.runs_dir()):
         options.setdefault(str(run.checkpoint), f"{run.folder.name} · {run.dataset} · {run.steps} steps")
@@ -110,6 +113,10 @@ def choose_model() -> tuple[str, TrainedModel] | None:
     st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
                      max_upload_size=MAX_UPLOAD_MB,
                      help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
+    server_cap = int(st.get_option("server.maxUploadSize"))
+    if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
+        st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a checkpoint "
+                   "is about 11 MB (fast preset). Larger ones: put the run folder under the runs folder.")
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error, icon=":material/error:")

@@ -8,7 +8,7 @@ from bngan.data import STANDARD_PROFILE, DataError, Imbalance, load_dataset, mak
 def test_digits_is_embedded_and_upscaled():
     train, test = load_dataset("digits"), load_dataset("digits", train=False)
     assert train.images.shape[1:] == (1, 28, 28) and len(train) + len(test) == 1797
-    assert 0.0 <= float(train.images.min()) and float(train.images.max()) <= 1.0
+    assert float(train.images.min()) >= 0.0 and float(train.images.max()) <= 1.0
     assert train.num_classes == 10
 
 

@@ -8,7 +8,7 @@ import torch
 from bngan.checkpoint import CheckpointError, load_checkpoint
 from bngan.config import ConfigError, TrainConfig
 from bngan.models import ModelConfig, build_models
-from bngan.training import DivergenceError, Trainer, TrainedModel
+from bngan.training import DivergenceError, TrainedModel, Trainer
 
 
 @pytest.mark.parametrize("preset", ["fast", "paper"])

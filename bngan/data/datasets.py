@@ -79,7 +79,7 @@ def default_data_dir() -> Path:
 
 def resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
     """Square-resize a batch (bilinear, antialiased when shrinking); a no-op when already that size."""
-    if size is None or images.shape[-1] == size and images.shape[-2] == size:
+    if size is None or (images.shape[-1] == size and images.shape[-2] == size):
         return images
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
                          antialias=size < images.shape[-1]).clamp_(0, 1)

@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 METHODS = {"infogan": "infogan", "bngan": "paper"}  # method name -> the trainer's reg_mode
 METHOD_TITLES = {"infogan": "InfoGAN", "bngan": "bngan (ours)"}
 # Figure 4b of the paper: FactorVAE score per method and IR.
-PAPER_FACTORVAE = {"infogan": {100: 0.525, 200: 0.410, 300: 0.361}, "bngan": {100: 0.585, 200: 0.479, 300: 0.388}}
+PAPER_FACTORVAE = {"infogan": {100: 0.525, 200: 0.410, 300: 0.361},
+                   "bngan": {100: 0.585, 200: 0.479, 300: 0.388}}
 FACTOR_NAMES = ("shape", "scale", "orientation", "x", "y")  # bngan.data.dsprites.FACTOR_NAMES, torch-free
 SHAPES = ("square", "ellipse", "heart")
 DEFAULT_OUT = Path("results") / "disentangle"
@@ -130,11 +131,12 @@ def minority_count(n_per_class: int, ir: float) -> int:
 
 
 def check_sizes(n_per_class: int, irs: Iterable[float]) -> None:
-    """Refuse an IR the majority size cannot express (``n_per_class / IR < 1`` would round up to IR > asked)."""
+    """Refuse an IR the majority size cannot express (``n_per_class / IR < 1`` rounds up to a lower IR)."""
     too_high = [ir for ir in irs if n_per_class / float(ir) < 1]
     if too_high:
-        raise ValueError(f"--n-per-class {n_per_class} cannot make IR {', '.join(f'{r:g}' for r in too_high)}: "
-                         f"the minority would keep less than one image; use --n-per-class >= {max(too_high):g}")
+        listed = ", ".join(f"{r:g}" for r in too_high)
+        raise ValueError(f"--n-per-class {n_per_class} cannot make IR {listed}: the minority would keep less "
+                         f"than one image; use --n-per-class >= {max(too_high):g}")
 
 
 def imbalance_dict(shape: int, ir: float) -> dict:
@@ -235,12 +237,13 @@ def run_cell(cell: Cell, settings: Settings, out: Path) -> dict[str, Any]:
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     scores = score(code_head(trainer.discriminator), settings, cell.seed)
+    checkpoint = save_model(trainer, out / CHECKPOINTS_DIR / f"{cell.name}.pt", settings.checkpoints)
     result = {"cell": cell.name, "method": cell.method, "reg_mode": METHODS[cell.method], "ir": cell.ir,
               "seed": cell.seed, "minority_shape": SHAPES[settings.shape],
               "train_counts": {SHAPES[c]: n for c, n in trainer.data.class_counts().items()},
               **scores, "steps": trainer.step_count, "train_s": round(train_s, 2),
               "score_s": round(time.perf_counter() - start, 2), "device": str(trainer.device),
-              "checkpoint": save_model(trainer, out / CHECKPOINTS_DIR / f"{cell.name}.pt", settings.checkpoints),
+              "checkpoint": checkpoint,
               "settings": asdict(settings)}
     write_text(out / CELLS_DIR / f"{cell.name}.json", json.dumps(result, indent=2))
     return result
@@ -317,15 +320,16 @@ def markdown_table(summary: Sequence[Mapping[str, Any]]) -> str:
              "|---|---:|---:|---:|---:|---:|"]
     for row in summary:
         paper = row.get("paper_factorvae")
-        lines.append(f"| {METHOD_TITLES.get(row['method'], row['method'])} | {row['ir']:g} | {row['seeds']} | "
+        title = METHOD_TITLES.get(row["method"], row["method"])
+        lines.append(f"| {title} | {row['ir']:g} | {row['seeds']} | "
                      f"{_fmt(row['factorvae_mean'], row['factorvae_std'], row['seeds'])} | "
                      f"{'–' if paper is None else f'{paper:.3f}'} | "
                      f"{_fmt(row['mig_mean'], row['mig_std'], row['seeds'])} |")
     return "\n".join(lines) + "\n"
 
 
-CELL_COLUMNS = ("cell", "method", "ir", "seed", "factorvae", "factorvae_train", "mig", "active_codes", "steps",
-                "train_s", "score_s", "device", "checkpoint")
+CELL_COLUMNS = ("cell", "method", "ir", "seed", "factorvae", "factorvae_train", "mig", "active_codes",
+                "steps", "train_s", "score_s", "device", "checkpoint")
 SUMMARY_COLUMNS = ("method", "ir", "seeds", "factorvae_mean", "factorvae_std", "mig_mean", "mig_std",
                    "paper_factorvae")
 
@@ -352,8 +356,9 @@ def figure(summary: Sequence[Mapping[str, Any]]) -> go.Figure:
         color, title = colors[method], METHOD_TITLES[method]
         x = [r["ir"] for r in rows]
         for col, key in enumerate(METRIC_KEYS, start=1):
-            fig.add_trace(go.Scatter(x=x, y=[r[f"{key}_mean"] for r in rows], mode="lines+markers", name=title,
-                                     legendgroup=method, showlegend=col == 1, line={"color": color},
+            fig.add_trace(go.Scatter(x=x, y=[r[f"{key}_mean"] for r in rows], mode="lines+markers",
+                                     name=title, legendgroup=method, showlegend=col == 1,
+                                     line={"color": color},
                                      error_y={"type": "data", "array": [r[f"{key}_std"] for r in rows]}),
                           row=1, col=col)
         paper = [(ir, s) for ir, s in sorted(PAPER_FACTORVAE[method].items())]
@@ -459,32 +464,37 @@ def code_tracking(model: TrainedModel, label: int, span: float = 2.0, steps: int
 
 
 # command line -----------------------------------------------------------------------------------------
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown beside every option; the description kept as written."""
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bngan bench disentangle", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m bngan bench disentangle",
+                                description=__doc__.split("\n\n")[0],
+                                formatter_class=_HelpFormatter)
     p.add_argument("--ir", type=float, nargs="+", default=[100.0, 200.0, 300.0], help="imbalance ratios")
     p.add_argument("--methods", default="infogan,bngan", help="comma-separated: infogan, bngan")
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per (method, IR) (default 3)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per (method, IR)")
     p.add_argument("--steps", type=int, default=Settings.steps, help="training steps per cell")
-    p.add_argument("--codes", type=int, default=Settings.codes, help="salient codes k (default 5: one a factor)")
+    p.add_argument("--codes", type=int, default=Settings.codes, help="salient codes k (5: one a factor)")
     p.add_argument("--shape", choices=SHAPES, default=SHAPES[Settings.shape], help="the minority shape")
     p.add_argument("--n-per-class", type=int, default=Settings.n_per_class,
                    help="dSprites images drawn per shape before the minority is cut to n / IR")
-    p.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    p.add_argument("--batch-size", type=int, default=Settings.batch_size, help="training batch")
     p.add_argument("--preset", choices=("fast", "paper"), default=Settings.preset, help="network preset")
-    p.add_argument("--lambda-reg", type=float, default=Settings.lambda_reg)
+    p.add_argument("--lambda-reg", type=float, default=Settings.lambda_reg, help="regulariser weight")
     p.add_argument("--device", default=Settings.device, help="auto, cpu, cuda, mps")
     p.add_argument("--num-train", type=int, default=Settings.num_train,
-                   help="FactorVAE training votes, and the samples of MIG (default 10000)")
-    p.add_argument("--num-eval", type=int, default=Settings.num_eval, help="FactorVAE eval votes (5000)")
+                   help="FactorVAE training votes, and the samples of MIG")
+    p.add_argument("--num-eval", type=int, default=Settings.num_eval, help="FactorVAE eval votes")
     p.add_argument("--num-variance", type=int, default=None,
-                   help="samples for the codes' global variances (default: --num-train)")
+                   help="samples for the codes' global variances (unset: as --num-train)")
     p.add_argument("--metric-batch", type=int, default=Settings.metric_batch,
-                   help="images per FactorVAE vote (64)")
+                   help="images per FactorVAE vote")
     p.add_argument("--checkpoints", choices=CHECKPOINT_KINDS, default=Settings.checkpoints,
                    help="full (resumable, ~3x larger), weights (networks only) or none")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"results folder (default {DEFAULT_OUT})")
-    p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="i/n",
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder")
+    p.add_argument("--shard", type=parse_shard, default="0/1", metavar="i/n",
                    help="run only cells i, i+n, i+2n, ... (0-based), for parallel jobs")
     p.add_argument("--force", action="store_true", help="redo cells whose JSON exists")
     p.add_argument("--report-only", action="store_true", help="train nothing; rebuild the reports")

@@ -118,13 +118,16 @@ class ExperimentConfig:
         for imbalance in self.imbalances:
             Imbalance(**imbalance)  # validates
         if not self.datasets or not self.methods or not self.imbalances:
-            raise ValueError("an experiment needs at least one data set, one method and one imbalance setting")
+            raise ValueError("an experiment needs at least one data set, one method and one imbalance "
+                             "setting")
         bad = [d for d in self.datasets if d not in DATASETS or d == "folder"]
         if bad:
-            raise ValueError(f"unknown data set(s) {', '.join(bad)}; choose from digits, mnist, fashion-mnist")
+            raise ValueError(f"unknown data set(s) {', '.join(bad)}; choose from digits, mnist, "
+                             "fashion-mnist")
         unknown = [m for m in self.methods if m not in available_methods()]
         if unknown:
-            raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(available_methods())}")
+            raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from "
+                             f"{', '.join(available_methods())}")
         if not isinstance(self.folds, int) or self.folds < 1:
             raise ValueError(f"folds must be a positive integer, got {self.folds!r}")
         for name in ("classifier_steps", "classifier_epochs", "dgc_steps"):
@@ -173,8 +176,8 @@ def parse_sampling_strategy(value: Any) -> str | float:
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"sampling strategy must be auto, minority, not majority, not minority, all or a "
-                             f"fraction in (0, 1]; got {value!r}") from None
+            raise ValueError(f"sampling strategy must be auto, minority, not majority, not minority, all "
+                             f"or a fraction in (0, 1]; got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < float(value) <= 1:
         raise ValueError(f"a fractional sampling strategy must be in (0, 1], got {value!r}")
     return float(value)
@@ -202,7 +205,8 @@ class Cell:
     method: str
 
     def key(self, config: ExperimentConfig) -> str:
-        return f"{self.dataset}__{setting_tag(config.imbalances[self.setting])}__fold{self.fold}__{self.method}"
+        tag = setting_tag(config.imbalances[self.setting])
+        return f"{self.dataset}__{tag}__fold{self.fold}__{self.method}"
 
 
 def setting_tag(imbalance: Mapping) -> str:
@@ -263,7 +267,8 @@ def fingerprint(cell: Cell, config: ExperimentConfig) -> str:
 def run_experiment(dataset: str | Sequence[str] = "digits", methods: Sequence[str] = DEFAULT_METHODS,
                    folds: int = 3, imbalance: Any = "standard", classifier_epochs: int | None = None,
                    classifier_steps: int | None = None, gan_steps: int = 2000,
-                   out_dir: str | os.PathLike = "results/experiment", shard: str | tuple[int, int] | None = None,
+                   out_dir: str | os.PathLike = "results/experiment",
+                   shard: str | tuple[int, int] | None = None,
                    progress: ProgressFn | None = None, stop_event: threading.Event | None = None,
                    **options: Any) -> dict:
     """Run (the shard's share of) an experiment into ``out_dir`` and return the collected results.
@@ -314,7 +319,8 @@ def _run_or_skip(cell: Cell, config: ExperimentConfig, folder: Path, context: _R
         notify({"event": "cell_skipped", "cell": key, "result": stored, "done": done + 1, "total": total,
                 "message": f"{key}: already done"})
         return
-    notify({"event": "cell_start", "cell": key, "done": done, "total": total, "message": _describe(cell, config)})
+    notify({"event": "cell_start", "cell": key, "done": done, "total": total,
+            "message": _describe(cell, config)})
 
     def stage(text: str) -> None:
         notify({"event": "stage", "cell": key, "done": done, "total": total,
@@ -391,8 +397,8 @@ def run_cell(cell: Cell, config: ExperimentConfig, context: _RunContext | None =
     subset = make_imbalanced(train_full, Imbalance(**config.imbalances[cell.setting]), seed=cell.fold)
     x, y = subset.images.numpy(), subset.labels.numpy()
     counts = {int(c): int(n) for c, n in subset.class_counts().items()}
-    record = {**_cell_header(cell, config), "class_names": list(train_full.class_names), "train_counts": counts,
-              "n_test": len(test)}
+    record = {**_cell_header(cell, config), "class_names": list(train_full.class_names),
+              "train_counts": counts, "n_test": len(test)}
     start = time.perf_counter()
     if cell.method == "dgc":
         predicted, extra = _fit_predict_dgc(cell, config, x, y, test, say)
@@ -414,8 +420,12 @@ def _fit_predict_dgc(cell: Cell, config: ExperimentConfig, x: np.ndarray, y: np.
     model.fit(x, y)
     say("predicting the test set")
     predicted = np.asarray(model.predict(test.images), dtype=np.int64)
-    return predicted, {"resampled_counts": {int(c): int(n) for c, n in zip(*np.unique(y, return_counts=True))},
-                       "dgc_steps": int(model.steps_), "dgc_epochs": int(model.epochs_)}
+    return predicted, {"resampled_counts": _counts(y), "dgc_steps": int(model.steps_),
+                       "dgc_epochs": int(model.epochs_)}
+
+
+def _counts(labels: np.ndarray) -> dict[int, int]:
+    return {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
 
 
 def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts: Mapping[int, int]) -> Any:
@@ -425,8 +435,8 @@ def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts
 
     options: dict[str, Any] = {}
     if is_gan(method):
-        options = {"steps": config.gan_steps, "preset": config.gan_preset, "batch_size": config.gan_batch_size,
-                   "device": config.device}
+        options = {"steps": config.gan_steps, "preset": config.gan_preset,
+                   "batch_size": config.gan_batch_size, "device": config.device}
     strategy = resolve_sampling_strategy(config.sampling_strategy, counts)
     return make_oversampler(method, random_state=fold, sampling_strategy=strategy, **options)
 
@@ -450,9 +460,9 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     say("predicting the test set")
     predicted = predict(model, test.images)
     extra: dict[str, Any] = {
-        "resampled_counts": {int(c): int(n) for c, n in zip(*np.unique(y_res, return_counts=True))},
-        "n_added": len(y_res) - len(y), "classifier_steps": budget["steps"],
-        "classifier_epochs": None if budget["steps"] else budget["epochs"], "oversample_seconds": oversample_s,
+        "resampled_counts": _counts(y_res), "n_added": len(y_res) - len(y),
+        "classifier_steps": budget["steps"], "oversample_seconds": oversample_s,
+        "classifier_epochs": None if budget["steps"] else budget["epochs"],
     }
     if config.quality and len(y_res) > len(y):
         say("measuring sample quality")
@@ -509,9 +519,12 @@ def aggregate(records: Sequence[dict], config: ExperimentConfig) -> dict:
             failures.append({"cell": record["key"], "error": record["error"]})
         else:
             valid[record["key"]] = record
-    groups = [_group(dataset, setting, config, [valid[k] for k, c in expected.items()
-                                                 if c.dataset == dataset and c.setting == setting and k in valid])
-              for dataset in config.datasets for setting in range(len(config.imbalances))]
+    groups = []
+    for dataset in config.datasets:
+        for setting in range(len(config.imbalances)):
+            mine = [valid[k] for k, c in expected.items()
+                    if c.dataset == dataset and c.setting == setting and k in valid]
+            groups.append(_group(dataset, setting, config, mine))
     missing = [k for k in expected if k not in valid]
     return {"experiment": config.to_dict(), "complete": not missing, "n_cells": len(expected),
             "n_done": len(valid), "missing": missing, "failures": failures, "stale": stale, "groups": groups}
@@ -591,15 +604,20 @@ def _quality_summary(quality: list[dict], minority: Sequence[int]) -> dict:
     for key in QUALITY_KEYS:
         vals = [q.get(key) for q in quality if q.get(key) is not None]
         if vals:
-            out[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
+            out[key] = _mean_std(vals)
     for c in minority:
         for key in ("fidelity", "fid"):
             vals = [q["per_class"][str(c)][key] for q in quality
                     if str(c) in q.get("per_class", {}) and q["per_class"][str(c)].get(key) is not None]
             if vals:
-                out[f"{key}_{c}"] = {"mean": float(np.mean(vals)),
-                                     "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
+                out[f"{key}_{c}"] = _mean_std(vals)
     return out
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    """Mean and sample std (0 for a single value), the way every table here reports a metric."""
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return {"mean": float(np.mean(values)), "std": std}
 
 
 def _add_tests(group: dict, reference: str) -> None:
@@ -698,8 +716,8 @@ def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     if not rows:
         return None
     minority = groups[0]["minority"]
-    header = ["setting", "method"] + [f"fidelity {c}" for c in minority] + ["fidelity (all)", "FID", "precision",
-                                                                           "recall", "density", "coverage"]
+    header = ["setting", "method", *(f"fidelity {c}" for c in minority),
+              "fidelity (all)", "FID", "precision", "recall", "density", "coverage"]
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows])
 
 
@@ -720,7 +738,8 @@ def markdown_report(results: Mapping) -> str:
     if quality:
         lines += ["## Synthetic sample quality (judge classifier's feature space)", "", quality, ""]
     if results["failures"]:
-        lines += ["## Failed cells", ""] + [f"- `{f['cell']}`: {f['error']}" for f in results["failures"]] + [""]
+        lines += ["## Failed cells", ""]
+        lines += [f"- `{f['cell']}`: {f['error']}" for f in results["failures"]] + [""]
     return "\n".join(lines)
 
 
@@ -730,27 +749,27 @@ def legend(results: Mapping) -> str:
               f"{config.classifier_steps} steps" if config.classifier_steps else
               f"{CLASSIFIER_EPOCHS_EQUIVALENT} epochs of the imbalanced split, as steps, for every row")
     folds = max((len(e["folds"]) for g in results["groups"] for e in g["methods"].values()), default=0)
-    return (f"Mean ± std over {folds} fold(s) (independent seeded draws of the imbalanced training set; full "
-            f"official test set). Best mean per column in bold. {BETTER} / {WORSE}: `{config.reference}` is "
-            f"significantly better / worse than this row (two-sided paired t-test over folds, 95%). CNN budget: "
-            f"{budget}; GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); sampling strategy: "
-            f"{config.sampling_strategy}.")
+    return (f"Mean ± std over {folds} fold(s) (independent seeded draws of the imbalanced training set; "
+            f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
+            f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "
+            f"over folds, 95%). CNN budget: {budget}; GAN rows: {config.gan_steps} steps "
+            f"({config.gan_preset} preset); sampling strategy: {config.sampling_strategy}.")
 
 
 def results_csv(results: Mapping) -> str:
     """Long format: one row per (group, method, metric) with mean, std, folds and the test against the ref."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["dataset", "setting", "ir", "method", "metric", "mean", "std", "n", "t_vs_ref", "p_vs_ref",
-                     "significant"])
+    writer.writerow(["dataset", "setting", "ir", "method", "metric", "mean", "std", "n", "t_vs_ref",
+                     "p_vs_ref", "significant"])
     for group in results["groups"]:
         for method, entry in group["methods"].items():
             for key, vals in entry["values"].items():
                 test = entry["tests"].get(key, {})
-                std = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+                stats = _mean_std(vals)
                 writer.writerow([group["dataset"], group["tag"], group["ir"], method, key,
-                                 f"{np.mean(vals):.6f}", f"{std:.6f}", len(vals), test.get("t"), test.get("p"),
-                                 test.get("significant")])
+                                 f"{stats['mean']:.6f}", f"{stats['std']:.6f}", len(vals), test.get("t"),
+                                 test.get("p"), test.get("significant")])
     return buffer.getvalue()
 
 
@@ -795,8 +814,8 @@ def bars_figure(groups: Sequence[dict], methods: Sequence[str]) -> Any:
             if entry is None:
                 continue
             keys = column_keys(group["minority"])
-            means = [float(np.mean(entry["values"][k])) for k in keys]
-            stds = [float(np.std(entry["values"][k], ddof=1)) if len(entry["values"][k]) > 1 else 0.0 for k in keys]
+            stats = [_mean_std(entry["values"][k]) for k in keys]
+            means, stds = [s["mean"] for s in stats], [s["std"] for s in stats]
             fig.add_trace(go.Bar(x=labels, y=means, error_y={"type": "data", "array": stds}, name=method,
                                  legendgroup=method, showlegend=row == 1), row=row, col=1)
     fig.update_yaxes(range=[0, 1.05])
@@ -812,7 +831,8 @@ def sweep_figure(groups: Sequence[dict], methods: Sequence[str]) -> Any:
 
     datasets = list(dict.fromkeys(g["dataset"] for g in groups))
     panels = [(d, c) for d in datasets for c in next(g for g in groups if g["dataset"] == d)["minority"]]
-    titles = [f"{DATASET_TITLES.get(d, d)} class {c} {label}" for _, label in CLASS_METRICS for d, c in panels]
+    titles = [f"{DATASET_TITLES.get(d, d)} class {c} {label}"
+              for _, label in CLASS_METRICS for d, c in panels]
     fig = make_subplots(rows=len(CLASS_METRICS), cols=len(panels), subplot_titles=titles)
     for col, (dataset, c) in enumerate(panels, start=1):
         for row, (metric, _) in enumerate(CLASS_METRICS, start=1):
@@ -821,10 +841,10 @@ def sweep_figure(groups: Sequence[dict], methods: Sequence[str]) -> Any:
                                 if g["dataset"] == dataset and method in g["methods"])
                 if not points:
                     continue
+                stats = [_mean_std(p[1]) for p in points]
                 fig.add_trace(go.Scatter(
-                    x=[p[0] for p in points], y=[float(np.mean(p[1])) for p in points], mode="lines+markers",
-                    error_y={"type": "data", "array": [float(np.std(p[1], ddof=1)) if len(p[1]) > 1 else 0.0
-                                                       for p in points]},
+                    x=[p[0] for p in points], y=[s["mean"] for s in stats], mode="lines+markers",
+                    error_y={"type": "data", "array": [s["std"] for s in stats]},
                     name=method, legendgroup=method, showlegend=row == 1 and col == 1), row=row, col=col)
     fig.update_xaxes(title_text="imbalance ratio", type="log")
     fig.update_layout(height=700, title="Minority recall and F1 against the imbalance ratio (mean ± std)")
@@ -880,7 +900,8 @@ def start_evaluation(registry: JobRegistry, config: ExperimentConfig, out_dir: s
     effect between cells: a cell (one GAN or CNN training) is not interrupted.
     """
     folder = Path(out_dir)
-    title = title or f"evaluate {'+'.join(config.datasets)}: {', '.join(config.methods)} × {config.folds} folds"
+    title = title or (f"evaluate {'+'.join(config.datasets)}: {', '.join(config.methods)} × "
+                      f"{config.folds} folds")
 
     def work(job: Job) -> dict:
         begun = time.perf_counter()
@@ -910,11 +931,14 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="mnist",
                         help="data set(s), comma-separated: digits, mnist, fashion-mnist (default mnist)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help="comma-separated rows: none, ros, smote, borderline-smote, adasyn, infogan, bngan, "
-                             "bngan-entangled, bngan-reference, dgc")
-    parser.add_argument("--folds", type=int, default=3, help="independent seeded draws of the imbalanced split")
-    parser.add_argument("--out", default="results", help="parent folder; the run goes to OUT/<name>-<data set>")
-    parser.add_argument("--run-dir", default=None, help="exact folder for this run (overrides --out's naming)")
+                        help="comma-separated rows: none, ros, smote, borderline-smote, adasyn, infogan, "
+                             "bngan, bngan-entangled, bngan-reference, dgc")
+    parser.add_argument("--folds", type=int, default=3,
+                        help="independent seeded draws of the imbalanced split")
+    parser.add_argument("--out", default="results",
+                        help="parent folder; the run goes to OUT/<name>-<data set>")
+    parser.add_argument("--run-dir", default=None,
+                        help="exact folder for this run (overrides --out's naming)")
     parser.add_argument("--shard", default=None, help="i/n: run only cells with index %% n == i")
     parser.add_argument("--collect-only", action="store_true", help="only rebuild the reports from the cells")
     budget = parser.add_mutually_exclusive_group()
@@ -926,7 +950,8 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--gan-preset", default="fast", choices=("fast", "paper"), help="GAN network size")
     parser.add_argument("--gan-batch-size", type=int, default=64)
     parser.add_argument("--sampling-strategy", default="auto",
-                        help="auto | minority | not majority | all | a fraction in (0, 1] for partial balancing")
+                        help="auto | minority | not majority | all | a fraction in (0, 1] for partial "
+                             "balancing")
     parser.add_argument("--minority", default="8,9", help="minority classes (minority profile and the sweep)")
     if sweep:
         parser.add_argument("--irs", default=",".join(str(r) for r in SWEEP_IRS), help="imbalance ratios")
@@ -941,7 +966,8 @@ def build_parser(name: str) -> argparse.ArgumentParser:
                         help="also measure fidelity/FID/PRDC of the added images with the cached judge CNN")
     parser.add_argument("--reference", default="bngan", help="row the t-tests compare against")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-dir", default=None, help="folder with MNIST/FashionMNIST (torchvision layout)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with MNIST/FashionMNIST (torchvision layout)")
     return parser
 
 
@@ -958,8 +984,9 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         name=name, datasets=args.dataset, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
         folds=args.folds, imbalances=imbalances, classifier_steps=args.classifier_steps,
         classifier_epochs=args.classifier_epochs, gan_steps=args.gan_steps, gan_preset=args.gan_preset,
-        gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy, dgc_epochs=args.dgc_epochs,
-        dgc_width=args.dgc_width, dgc_steps=args.dgc_steps, quality=args.quality, reference=args.reference,
+        gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
+        dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps, quality=args.quality,
+        reference=args.reference,
         data_dir=args.data_dir, device=args.device)
 
 
@@ -972,13 +999,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``table1 [options]`` or ``ir-sweep [options]``; prints the Markdown table at the end."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("table1", "ir-sweep"):
-        print("usage: python -m bngan bench {table1,ir-sweep} [options] (--help for options)", file=sys.stderr)
+        print("usage: python -m bngan bench {table1,ir-sweep} [options] (--help for options)",
+              file=sys.stderr)
         return 2
     name = argv[0]
     args = build_parser(name).parse_args(argv[1:])
     try:
         config = config_from_args(name, args)
-        folder = Path(args.run_dir) if args.run_dir else Path(args.out) / f"{name}-{'+'.join(config.datasets)}"
+        folder = Path(args.run_dir or Path(args.out) / f"{name}-{'+'.join(config.datasets)}")
         if args.collect_only:
             results = collect(folder)
             write_reports(folder, results)

@@ -1,0 +1,135 @@
+"""The Fig. 4b runner (``bench disentangle``): cells, shards, reports, and the sprite measurements of the app.
+
+The end-to-end run is tiny (10 steps, batch 8, a few dozen metric votes): it checks the plumbing, not the
+paper's numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bngan.evaluation import disentangle_experiment as dx
+
+TINY = ["--steps", "10", "--batch-size", "8", "--n-per-class", "200", "--num-train", "30", "--num-eval", "20",
+        "--metric-batch", "8", "--seeds", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """2 IRs x 2 methods x 1 seed, trained and scored once for the module."""
+    import contextlib
+    import io
+
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("disentangle")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert dx.main(["--ir", "100", "200", *TINY, "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+def test_runner_writes_every_report(tiny_run: tuple[Path, str]) -> None:
+    out, printed = tiny_run
+    names = sorted(p.stem for p in (out / "cells").glob("*.json"))
+    assert names == ["bngan-ir100-seed0", "bngan-ir200-seed0", "infogan-ir100-seed0", "infogan-ir200-seed0"]
+    assert sorted(p.stem for p in (out / "checkpoints").glob("*.pt")) == names
+    for name in ("results.json", "results.csv", "summary.csv", "table.md", "figure.html"):
+        assert (out / name).is_file(), name
+    cell = json.loads((out / "cells" / "bngan-ir200-seed0.json").read_text())
+    assert cell["reg_mode"] == "paper" and cell["steps"] == 10
+    assert cell["train_counts"] == {"square": 200, "ellipse": 200, "heart": 1}  # 200 / IR 200
+    assert 0.0 <= cell["factorvae"] <= 1.0 and 0.0 <= cell["mig"] <= 1.0
+    assert np.asarray(cell["code_factor_nmi"]).shape == (5, 5)
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 4 and all(0.0 <= float(r["factorvae"]) <= 1.0 for r in rows)
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert [(r["method"], r["ir"]) for r in summary] == [("infogan", 100.0), ("infogan", 200.0),
+                                                        ("bngan", 100.0), ("bngan", 200.0)]
+    table = (out / "table.md").read_text()
+    assert "0.525" in table and "0.479" in table  # the paper's numbers beside ours
+    assert "| InfoGAN | 100 |" in printed and "table.md" in printed
+    assert "<script" in (out / "figure.html").read_text()[:200000]  # plotly.js inlined: works offline
+
+
+def test_rerun_skips_finished_cells(tiny_run: tuple[Path, str], capsys: pytest.CaptureFixture) -> None:
+    out, _ = tiny_run
+    assert dx.main(["--ir", "100", "200", *TINY, "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("done already") == 4
+
+
+def test_checkpoint_loads_and_codes_are_measured(tiny_run: tuple[Path, str]) -> None:
+    from bngan.training import TrainedModel
+
+    model = TrainedModel.load(tiny_run[0] / "checkpoints" / "bngan-ir100-seed0.pt")
+    assert model.structure.k == 5 and model.class_names == ["square", "ellipse", "heart"]
+    rows = dx.code_tracking(model, label=2, steps=3, seeds=1)
+    assert [r["code"] for r in rows] == [1, 2, 3, 4, 5]
+    assert all(0.0 <= r[m] <= 1.0 for r in rows for m in dx.MEASURED)
+
+
+def fake_run_cell(cell: dx.Cell, settings: dx.Settings, out: Path) -> dict:
+    """A cell result without training, to test the scheduling alone."""
+    result = {"cell": cell.name, "method": cell.method, "ir": cell.ir, "seed": cell.seed,
+              "factorvae": 0.5 + 0.1 * cell.seed, "mig": 0.1, "train_s": 0.0, "score_s": 0.0, "device": "cpu"}
+    dx.write_text(out / "cells" / f"{cell.name}.json", json.dumps(result))
+    return result
+
+
+def test_shard_runs_every_nth_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dx, "run_cell", fake_run_cell)
+    cells = dx.all_cells(["infogan", "bngan"], [100, 200, 300], range(2))
+    expected = {c.name for c in dx.shard_cells(cells, (1, 4))}
+    argv = ["--ir", "100", "200", "300", "--seeds", "2", "--shard", "1/4", "--out", str(tmp_path)]
+    assert dx.main(argv) == 0
+    assert {p.stem for p in (tmp_path / "cells").glob("*.json")} == expected and len(expected) == 3
+    shards = [dx.shard_cells(cells, (i, 4)) for i in range(4)]
+    assert sorted(c.name for s in shards for c in s) == sorted(c.name for c in cells)  # a partition
+    summary = dx.summarise(dx.load_cells(tmp_path))
+    assert all(r["seeds"] == 1 for r in summary)
+
+
+def test_summary_mean_and_std_over_seeds() -> None:
+    cells = [{"method": "bngan", "ir": 100, "seed": s, "factorvae": v, "mig": 0.2}
+             for s, v in enumerate([0.5, 0.7])]
+    cells.append({"method": "infogan", "ir": 100, "seed": 0, "factorvae": 0.4, "mig": 0.1})
+    summary = dx.summarise(cells)
+    assert [r["method"] for r in summary] == ["infogan", "bngan"]
+    assert summary[1]["factorvae_mean"] == pytest.approx(0.6)
+    assert summary[1]["factorvae_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert summary[1]["paper_factorvae"] == 0.585
+    assert "0.600 ± 0.141" in dx.markdown_table(summary)
+
+
+def test_argument_checks() -> None:
+    assert dx.parse_shard("2/3") == (2, 3)
+    for bad in ("3/3", "a/b", "1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            dx.parse_shard(bad)
+    with pytest.raises(ValueError, match="n-per-class >= 300"):
+        dx.check_sizes(200, [100, 300])
+    with pytest.raises(ValueError, match="--methods"):
+        dx.parse_methods("infogan,dgc")
+    assert dx.Cell("bngan", 100.0, 0).name == "bngan-ir100-seed0"
+
+
+def test_sprite_attributes_read_back_the_rendered_factors() -> None:
+    from bngan.data.dsprites import factor_values, render, sample_factors
+
+    factors = sample_factors(600, np.random.default_rng(0))
+    measured = dx.sprite_attributes(render(factors).float(), factors[:, 0])
+    truth = factor_values(factors)
+    for name, column in (("scale", 1), ("x", 3), ("y", 4)):
+        assert np.corrcoef(measured[name], truth[:, column])[0, 1] > 0.99, name
+    ellipse = factors[:, 0] == 1
+    error = (measured["orientation"][ellipse] - np.degrees(truth[ellipse, 2]) + 90) % 180 - 90
+    assert np.median(np.abs(error)) < 3.0
+    strength = dx.association(truth[:, 3], measured)
+    assert max(strength, key=strength.get) == "x" and strength["x"] > 0.99
