@@ -8,8 +8,9 @@ mask (pull together) and an independence mask (push apart: nodes the DAG makes m
   batch mean squared error, reported plus the constant ``Σ m`` so that it reads as a penalty
   ``Σ ℓ(parents) + Σ relu(m − ℓ(independent))`` that is zero for a perfect fit. The margin ``m`` bounds the
   negative term at the value ``ℓ`` takes for two independent variables with the batch's means and
-  variances (``Var a + Var b + (ā − b̄)²``, held constant), so each pair is pushed apart only until it is uncorrelated: the term can neither dominate nor go dead the
-  way the reference's clamp of the whole sum does.
+  variances (``Var a + Var b + (ā − b̄)²``, held constant), so each pair is pushed apart
+  only until it is uncorrelated: the term can neither dominate nor go dead the way the reference's clamp of
+  the whole sum does.
 - ``mode="gaussian"`` (Eq. 3–5): the linear-Gaussian local model ``c'_i | pa(i) ~ N(w_iᵀ pa(i), σ_i²)`` fitted
   per batch by differentiable ridge least squares; the loss is its negative log-likelihood per sample (with
   a variance floor) plus the squared correlation of ``c'_i`` with every independent node.

@@ -388,6 +388,8 @@ def write_reports(out: Path) -> list[dict[str, Any]]:
 
 # what a code does to generated sprites ----------------------------------------------------------------
 MEASURED = ("x", "y", "scale", "orientation")
+FACTOR_RANGE = {"x": 1.0, "y": 1.0, "scale": 0.5, "orientation": 180.0}  # dSprites' span of each factor
+TRACK_MIN_R, TRACK_MIN_MOVE = 0.5, 0.05  # a code tracks a factor it follows closely and moves visibly
 
 
 def sprite_attributes(images: np.ndarray | torch.Tensor, shape: int | Sequence[int]) -> dict[str, np.ndarray]:
@@ -443,23 +445,63 @@ def association(values: np.ndarray, measured: Mapping[str, np.ndarray]) -> dict[
     return out
 
 
+def effect_sizes(values: np.ndarray, measured: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """How far each measured factor moves over a sweep, as a share of the factor's range in dSprites.
+
+    A correlation alone would call a code that nudges x by a tenth of a pixel "x"; this says how much it
+    moves. Per sweep value the factor is averaged over the noise draws (orientation as a circular mean of the
+    doubled angle), then the spread of those means is divided by the range (x, y: 1; scale: 0.5; orientation:
+    180°, the most an axis can turn).
+    """
+    values = np.asarray(values, float)
+    levels = np.unique(values)
+    out = {}
+    for name in MEASURED:
+        m = np.asarray(measured[name], float)
+        if name == "orientation":
+            doubled = np.radians(2 * m)
+            means = [math.atan2(np.nanmean(np.sin(doubled[values == v])), np.nanmean(np.cos(doubled[values == v])))
+                     for v in levels]
+            unwrapped = np.unwrap(np.asarray(means, float))
+            out[name] = float(np.ptp(unwrapped) / (2 * np.pi)) if np.isfinite(unwrapped).all() else 0.0
+        else:
+            means = np.array([np.nanmean(m[values == v]) if np.isfinite(m[values == v]).any() else np.nan
+                              for v in levels])
+            finite = means[np.isfinite(means)]
+            out[name] = float(np.ptp(finite) / FACTOR_RANGE[name]) if len(finite) > 1 else 0.0
+    return out
+
+
+def binary_share(images: np.ndarray | torch.Tensor) -> float:
+    """Share of pixels within 0.2 of black or white: near 1 for sprite-like images, low for grey noise (then
+    the measured factors mean little: the model is under-trained)."""
+    arr = images.detach().float().cpu().numpy() if hasattr(images, "detach") else np.asarray(images, float)
+    return float(((arr < 0.2) | (arr > 0.8)).mean())
+
+
 def code_tracking(model: TrainedModel, label: int, span: float = 2.0, steps: int = 9, seeds: int = 8
                   ) -> list[dict[str, Any]]:
     """For every code, sweep it over ``[-span, span]`` for ``seeds`` noise draws (the other codes at 0) and
-    measure the generated sprites: per code the association with each factor and the factor it tracks best."""
+    measure the generated sprites. Per code: ``|r|`` with each factor (:func:`association`), how far each
+    factor moves (``moves_<factor>``, :func:`effect_sizes`), the factor it ``tracks`` (the highest ``|r|``
+    among factors with ``|r| >= 0.5`` that move at least 5% of their range; "–" if none) and ``binary``
+    (:func:`binary_share` of its images)."""
     import torch
 
     from bngan.traversal import strip
 
     sweep = torch.linspace(-span, span, steps)
+    values = sweep.repeat(seeds).numpy()
     rows = []
     for code in range(1, model.structure.k + 1):
         images = torch.cat([strip(model, label, code, sweep, seed=s) for s in range(seeds)])
         measured = sprite_attributes(images, label)
-        strength = association(sweep.repeat(seeds).numpy(), measured)
-        best = max(strength, key=strength.get)
-        rows.append({"code": code, **strength, "tracks": best if strength[best] >= 0.3 else "–",
-                     "strength": strength[best]})
+        strength, moves = association(values, measured), effect_sizes(values, measured)
+        candidates = [f for f in MEASURED if strength[f] >= TRACK_MIN_R and moves[f] >= TRACK_MIN_MOVE]
+        best = max(candidates, key=strength.get) if candidates else None
+        rows.append({"code": code, **strength, **{f"moves_{f}": moves[f] for f in MEASURED},
+                     "tracks": best or "–", "strength": strength[best] if best else 0.0,
+                     "moves": moves[best] if best else 0.0, "binary": binary_share(images)})
     return rows
 
 
