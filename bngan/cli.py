@@ -77,6 +77,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         writer.close()
+    if args.slim:
+        trainer.save(writer.checkpoint, include_optimizer=False)
     save_image(trainer.sample_grid(), out / "samples_final.png", nrow=8)
     print(f"{result.steps} steps in {result.elapsed_s:.1f} s; checkpoint {writer.checkpoint}", file=sys.stderr)
     return 0
@@ -163,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", help="continue from this checkpoint")
     train.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json, metrics.jsonl, PNGs)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--slim", action="store_true", help="finish with a checkpoint without optimiser state "
+                       "(a third of the size, for shipping; resuming starts fresh optimisers)")
     train.set_defaults(func=cmd_train)
 
     sample = sub.add_parser("sample", help="generate images of one class",

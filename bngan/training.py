@@ -105,8 +105,11 @@ class Trainer:
         self.rng = torch.Generator().manual_seed(config.seed + 1)
         self.images = self.data.images.to(self.device) * 2 - 1  # the networks work in [-1, 1]
         self.labels = self.data.labels.to(self.device)
-        self.by_class = [torch.nonzero(self.data.labels == c).squeeze(1) for c in range(self.data.num_classes)]
-        self.present = torch.tensor([c for c, idx in enumerate(self.by_class) if len(idx)], dtype=torch.long)
+        counts = torch.bincount(self.data.labels, minlength=self.data.num_classes)
+        self.class_counts = counts
+        self.class_starts = torch.cumsum(counts, 0) - counts
+        self.sorted_index = torch.argsort(self.data.labels, stable=True)  # indices grouped by class
+        self.present = torch.nonzero(counts).squeeze(1)
         self.fixed = self._fixed_inputs(per_class=8)
         self.amp = config.amp and self.device.type == "cuda" and torch.cuda.is_bf16_supported()
 
@@ -124,8 +127,8 @@ class Trainer:
         n = self.config.batch_size
         if self.config.balanced_batches:
             classes = self.present[torch.randint(len(self.present), (n,), generator=self.rng)]
-            index = torch.stack([self.by_class[c][torch.randint(len(self.by_class[c]), (1,),
-                                                                generator=self.rng)][0] for c in classes.tolist()])
+            within = (torch.rand(n, generator=self.rng) * self.class_counts[classes]).long()
+            index = self.sorted_index[self.class_starts[classes] + within]
         else:
             index = torch.randint(len(self.data), (n,), generator=self.rng)
         index = index.to(self.device)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 STRIP_STEPS = 9
 TRACK_SEEDS = 8
+SPRITE_LIKE = 0.9  # share of near-black/near-white pixels below which generated images are not sprites yet
 FACTOR_HELP = {
     "shape": "square, ellipse, heart: the class label; the imbalanced one is the minority",
     "scale": "6 sizes from 0.5 to 1",
@@ -148,8 +149,15 @@ def strips_png(model: TrainedModel, label: int, seed: int, rows: list[dict[str, 
     span = code_span(model)
     sweep = torch.linspace(-span, span, STRIP_STEPS)
     strips = [strip(model, label, r["code"], sweep, seed=seed) for r in rows]
-    tags = [f"{r['tracks']} ({r['strength']:.2f})" if r["tracks"] != "–" else "no clear factor" for r in rows]
+    tags = [f"{r['tracks']} (|r| {r['strength']:.2f}, moves {r['moves']:.0%})" if r["tracks"] != "–"
+            else "no clear factor" for r in rows]
     return png_bytes(labelled_rows(strips, [f"c{r['code']}  {-span:+g}…{span:+g}" for r in rows], tags=tags))
+
+
+def tracking_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per code: |r| with each factor, the factor it tracks and how far it moves that factor."""
+    return [{"code": f"c{r['code']}", **{m: round(r[m], 3) for m in dx.MEASURED}, "tracks": r["tracks"],
+             "moves": f"{r['moves']:.0%}" if r["tracks"] != "–" else "–"} for r in rows]
 
 
 def shape_label(model: TrainedModel, c: int) -> str:
@@ -199,8 +207,13 @@ def show_traversals(folder: Path, cells: list[dict[str, Any]]) -> None:
                 f"{TRACK_SEEDS} noise draws): |correlation| of the code's value with the ink centroid "
                 "(x, y), the square root of the ink area (scale) and the principal axis of the ink "
                 "(orientation)")
-    st.dataframe([{"code": f"c{r['code']}", **{m: round(r[m], 3) for m in dx.MEASURED}, "tracks": r["tracks"]}
-                  for r in rows], hide_index=True, key="dis_tracking")
+    st.dataframe(tracking_table(rows), hide_index=True, key="dis_tracking")
+    st.caption(f"A code tracks the factor it correlates with best (|r| ≥ {dx.TRACK_MIN_R:g}) among those it "
+               f"moves by at least {dx.TRACK_MIN_MOVE:.0%} of their range in dSprites (x, y: the image; "
+               "scale: 0.5 to 1; orientation: 180°).")
+    if min(r["binary"] for r in rows) < SPRITE_LIKE:
+        st.warning("Some strips are not sprite-like yet (grey pixels): the model looks under-trained, so the "
+                   "measured factors mean little.", icon=":material/warning:")
     cell = next((c for c in cells if str(folder / str(c.get("checkpoint") or "")) == path), None)
     table = nmi_table(cell)
     if table:

@@ -73,6 +73,7 @@ def test_checkpoint_loads_and_codes_are_measured(tiny_run: tuple[Path, str]) -> 
     rows = dx.code_tracking(model, label=2, steps=3, seeds=1)
     assert [r["code"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(0.0 <= r[m] <= 1.0 for r in rows for m in dx.MEASURED)
+    assert all(r["tracks"] in (*dx.MEASURED, "–") and 0.0 <= r["binary"] <= 1.0 for r in rows)
 
 
 def fake_run_cell(cell: dx.Cell, settings: dx.Settings, out: Path) -> dict:
@@ -133,3 +134,16 @@ def test_sprite_attributes_read_back_the_rendered_factors() -> None:
     assert np.median(np.abs(error)) < 3.0
     strength = dx.association(truth[:, 3], measured)
     assert max(strength, key=strength.get) == "x" and strength["x"] > 0.99
+
+
+def test_effect_sizes_say_how_far_a_sweep_moves_each_factor() -> None:
+    from bngan.data.dsprites import render
+
+    steps = np.arange(8)
+    x_sweep = np.array([[2, 5, 3, 4 * i, y] for y in (5, 20) for i in steps])  # x over its range, 2 draws
+    moves = dx.effect_sizes(np.tile(steps, 2).astype(float), dx.sprite_attributes(render(x_sweep).float(), 2))
+    assert moves["x"] == pytest.approx(28 / 31) and moves["y"] < 1e-9 and moves["scale"] < 1e-9
+    turn = np.array([[1, 5, o, 16, 16] for o in range(0, 20, 2)])  # an ellipse turning 162°
+    moves = dx.effect_sizes(np.arange(10.0), dx.sprite_attributes(render(turn).float(), 1))
+    assert moves["orientation"] == pytest.approx(162 / 180, abs=0.03) and moves["x"] < 1e-9
+    assert dx.binary_share(render(turn).float()) == 1.0

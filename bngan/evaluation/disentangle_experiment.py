@@ -41,6 +41,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -458,18 +459,23 @@ def effect_sizes(values: np.ndarray, measured: Mapping[str, np.ndarray]) -> dict
     out = {}
     for name in MEASURED:
         m = np.asarray(measured[name], float)
-        if name == "orientation":
-            doubled = np.radians(2 * m)
-            means = [math.atan2(np.nanmean(np.sin(doubled[values == v])), np.nanmean(np.cos(doubled[values == v])))
-                     for v in levels]
-            unwrapped = np.unwrap(np.asarray(means, float))
-            out[name] = float(np.ptp(unwrapped) / (2 * np.pi)) if np.isfinite(unwrapped).all() else 0.0
-        else:
-            means = np.array([np.nanmean(m[values == v]) if np.isfinite(m[values == v]).any() else np.nan
-                              for v in levels])
-            finite = means[np.isfinite(means)]
-            out[name] = float(np.ptp(finite) / FACTOR_RANGE[name]) if len(finite) > 1 else 0.0
+        with warnings.catch_warnings():  # a sweep value whose images are all blank has no mean: skipped
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[name] = _effect(name, m, values, levels)
     return out
+
+
+def _effect(name: str, m: np.ndarray, values: np.ndarray, levels: np.ndarray) -> float:
+    """One factor's spread of per-level means over its range (see :func:`effect_sizes`)."""
+    if name == "orientation":
+        doubled = np.radians(2 * m)
+        means = np.array([math.atan2(np.nanmean(np.sin(doubled[values == v])),
+                                     np.nanmean(np.cos(doubled[values == v]))) for v in levels])
+        finite = means[np.isfinite(means)]
+        return float(np.ptp(np.unwrap(finite)) / (2 * np.pi)) if len(finite) > 1 else 0.0
+    means = np.array([np.nanmean(m[values == v]) for v in levels])
+    finite = means[np.isfinite(means)]
+    return float(np.ptp(finite) / FACTOR_RANGE[name]) if len(finite) > 1 else 0.0
 
 
 def binary_share(images: np.ndarray | torch.Tensor) -> float:

@@ -1,0 +1,94 @@
+"""The Train page in a real browser: start a digits run, watch it live, leave and come back, stop it.
+
+The server (tests/e2e/conftest.py) inherits this process's environment, so the runs go to a tmp folder
+(``BNGAN_RUNS_DIR``, set at import, before the session's server starts) and training uses one thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("BNGAN_RUNS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-runs-"))
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # the machine's 2 cores are shared
+
+pytestmark = pytest.mark.e2e
+
+MAIN = "[data-testid=stMain]"
+SIDEBAR = "[data-testid=stSidebar]"
+
+
+def wait_until(condition, what: str, timeout_s: float = 30):
+    """Poll ``condition`` until it returns something truthy (the page updates itself once a second)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+def open_page(page, app_url: str, title: str) -> None:
+    page.goto(app_url)
+    page.locator(SIDEBAR).get_by_role("link", name=title, exact=True).click()
+    page.locator(MAIN).get_by_role("heading", name=title if title != "Structure" else "Latent structure").wait_for()
+
+
+def main_step(page) -> int | None:
+    """The step shown under the page's progress bar, or None before the job view exists."""
+    texts = page.locator(f"{MAIN} [data-testid=stProgress]").all_inner_texts()
+    match = re.search(r"step (\d+) / (\d+)", " ".join(texts))
+    return int(match.group(1)) if match else None
+
+
+def job_id(page) -> str:
+    header = page.locator(MAIN).get_by_text(re.compile(r"^[0-9a-f]{8}$")).first
+    return header.inner_text()
+
+
+def test_start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -> None:
+    open_page(page, app_url, "Train")
+    steps = page.locator(MAIN).get_by_role("spinbutton", name="Steps", exact=True)
+    steps.fill("300")
+    steps.press("Enter")
+    page.wait_for_timeout(600)  # the rerun that stores the value
+    page.locator(MAIN).get_by_role("button", name="Start training").click()
+
+    first = wait_until(lambda: main_step(page), "the first training steps", 60)
+    wait_until(lambda: (main_step(page) or 0) > first, "the progress to advance")
+    grid = page.locator(f"{MAIN} [data-testid=stImage] img").first
+    grid.wait_for()
+    wait_until(lambda: grid.evaluate("img => img.complete && img.naturalWidth > 300"), "the sample grid image")
+    running = job_id(page)
+    page.screenshot(path=str(artifacts_dir / "train-running.png"))
+
+    # another page: the sidebar follows the same job, and the Structure page says it is locked
+    page.locator(SIDEBAR).get_by_role("link", name="Structure", exact=True).click()
+    sidebar = page.locator(SIDEBAR)
+    sidebar.get_by_text(running).wait_for()
+    wait_until(lambda: re.search(r"step \d+ / 300", sidebar.inner_text()), "the sidebar progress")
+    page.locator(MAIN).get_by_text("A training job is running with its own copy").wait_for()
+    page.screenshot(path=str(artifacts_dir / "train-sidebar-on-structure.png"))
+
+    page.locator(SIDEBAR).get_by_role("link", name="Train", exact=True).click()
+    wait_until(lambda: main_step(page), "the job view again")
+    assert job_id(page) == running
+
+    page.locator(MAIN).get_by_role("button", name="Stop").click()
+    done = page.locator(f"{MAIN} [data-testid=stAlert]").filter(has_text="Checkpoint:")
+    done.wait_for(timeout=30_000)
+    text = done.inner_text()
+    assert f"Job {running} stopped" in text and "checkpoint.pt" in text
+    download = page.locator(MAIN).get_by_role("button", name="Download checkpoint")
+    download.wait_for()
+    page.screenshot(path=str(artifacts_dir / "train-stopped.png"))
+    with page.expect_download() as info:
+        download.click()
+    saved = Path(info.value.path())
+    assert saved.stat().st_size > 100_000 and info.value.suggested_filename == f"bngan-{running}.pt"

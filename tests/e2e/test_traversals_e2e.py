@@ -1,0 +1,85 @@
+"""The Traversals page in a real browser: move a code slider with the keyboard and see the image change; a
+corrupt upload is refused with the reason while the page keeps working.
+
+A tiny checkpoint is trained here into the runs folder the server reads (``BNGAN_RUNS_DIR``, set at import,
+before the session's server starts); a bundled default model, when present, is listed first and used.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("BNGAN_RUNS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-runs-"))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+pytestmark = pytest.mark.e2e
+
+MAIN = "[data-testid=stMain]"
+SIDEBAR = "[data-testid=stSidebar]"
+
+
+@pytest.fixture(scope="module")
+def tiny_run() -> Path:
+    """A 3-step digits run folder under the server's runs folder (images are noise; controls still act)."""
+    import torch
+
+    from bngan.config import TrainConfig
+    from bngan.runs import RunWriter
+    from bngan.training import Trainer
+
+    torch.set_num_threads(1)
+    folder = Path(os.environ["BNGAN_RUNS_DIR"]) / "e2e-tiny"
+    if not (folder / "checkpoint.pt").exists():
+        trainer = Trainer(TrainConfig(dataset="digits", steps=3, batch_size=16, sample_every=100,
+                                      checkpoint_every=100, z_dim=8, device="cpu"))
+        writer = RunWriter(folder, trainer)
+        trainer.run(callback=writer, checkpoint_path=writer.checkpoint)
+        writer.close()
+    return folder
+
+
+def wait_until(condition, what: str, timeout_s: float = 20):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+def test_slider_redraws_the_image_and_bad_upload_is_refused(page, app_url: str, artifacts_dir: Path,
+                                                            tiny_run: Path) -> None:
+    page.goto(app_url)
+    page.locator(SIDEBAR).get_by_role("link", name="Traversals", exact=True).click()
+    image = page.locator(f"{MAIN} [data-testid=stImage] img").first
+    image.wait_for()
+    page.locator(MAIN).get_by_text("Code effects").wait_for(timeout=60_000)  # the whole page has drawn
+    before = image.get_attribute("src")
+    page.screenshot(path=str(artifacts_dir / "traversals.png"))
+
+    slider = page.locator(MAIN).get_by_role("slider").first
+    slider.focus()
+    for _ in range(8):
+        slider.press("ArrowRight")
+    wait_until(lambda: image.get_attribute("src") != before, "the generated image to change")
+    page.locator(MAIN).get_by_text("c1=+0.8").wait_for()
+    page.screenshot(path=str(artifacts_dir / "traversals-moved.png"))
+
+    moved = image.get_attribute("src")
+    page.locator(f"{MAIN} input[type=file]").set_input_files(
+        files=[{"name": "broken.pt", "mimeType": "application/octet-stream", "buffer": b"not a checkpoint"}])
+    alert = page.locator(f"{MAIN} [data-testid=stAlert]").filter(has_text="Could not use broken.pt")
+    alert.wait_for()
+    assert "current model is kept" in alert.inner_text()
+    page.screenshot(path=str(artifacts_dir / "traversals-bad-upload.png"))
+    assert image.get_attribute("src") == moved  # same model, same codes, same picture
+
+    slider.focus()
+    slider.press("ArrowLeft")
+    wait_until(lambda: image.get_attribute("src") != moved, "the page to keep working after the error")
