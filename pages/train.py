@@ -9,7 +9,8 @@ controls in the spirit of GAN Lab (pause, single discriminator/generator steps, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ REG_MODES = {
     "infogan": "infogan: c' = c only (no structure)",
 }
 ACTIVE = ("starting", "running", "paused", "stopping")
+CHART_REFRESH_S = 2.5  # live charts are rebuilt at most this often
 DATA_FIX = (
     "**How to fix:** the data files were not found. Set the environment variable `BNGAN_DATA_DIR` to the "
     "folder that holds them (MNIST / FashionMNIST in torchvision's layout) and restart the app, or choose "
@@ -124,7 +126,7 @@ def model_settings() -> None:
     cols = st.columns(2)
     cols[0].selectbox("Model preset", ["fast", "paper"], key=wkey("preset"),
                       help="fast: a small GAN that learns digits in minutes on a CPU; paper: reference size.")
-    cols[1].number_input("λ (regulariser weight)", min_value=0.0, step=0.1, key=wkey("lambda_reg"),
+    cols[1].number_input("λ (reg. weight)", min_value=0.0, step=0.1, key=wkey("lambda_reg"),
                          help="Weight of the Bayesian regulariser R; about 0.1–1. The config allows 0–100.")
     st.selectbox("Regulariser mode", list(REG_MODES), format_func=REG_MODES.get, key=wkey("reg_mode"))
     cols = st.columns(2)
@@ -409,6 +411,58 @@ def outcome(job: Job, snapshot: Mapping) -> None:
                    help="Continue from this checkpoint in a new run folder.")
 
 
+def throttled(name: str, job_id: str, live: bool, build: Callable[[], Any]) -> Any:
+    """A chart rebuilt at most every CHART_REFRESH_S while live: building plotly figures holds the GIL,
+    which the training thread in the same process needs, and a chart a second is more than the eye needs."""
+    key = f"train_chart_{name}"
+    entry = st.session_state.get(key)
+    now = time.monotonic()
+    if live and entry and entry[0] == job_id and now - entry[1] < CHART_REFRESH_S:
+        return entry[2]
+    figure = build()
+    st.session_state[key] = (job_id, now, figure)
+    return figure
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def final_grid_png(checkpoint: str, mtime: float, config_json: str) -> tuple[bytes, int]:
+    """The per-class grid drawn from a run's final checkpoint, and its step: the trainer emits samples only
+    every ``sample_every`` steps, so after a stop the last live grid can be far behind the weights."""
+    import torch
+
+    from bngan.training import TrainedModel
+    from bngan.ui.images import class_grid, png_bytes
+
+    model = TrainedModel.load(checkpoint)
+    classes = len(model.class_names)
+    images = model.generate(torch.arange(classes).repeat_interleave(8), seed=0)
+    minority = minority_of(json.loads(config_json), model.class_counts)
+    return png_bytes(class_grid(images, model.class_names, minority, model.class_counts)), model.step
+
+
+def samples(job: Job, snapshot: Mapping) -> None:
+    """The per-class sample grid: live from the trainer, or from the final checkpoint once the job is over."""
+    result = snapshot.get("result")
+    checkpoint = Path(result["checkpoint"]) if isinstance(result, dict) else None
+    if snapshot["state"] in ("stopped", "finished") and checkpoint is not None and checkpoint.is_file():
+        try:
+            png, step = final_grid_png(str(checkpoint), checkpoint.stat().st_mtime,
+                                       json.dumps(job_config(job) or {}, sort_keys=True))
+        except (ValueError, OSError):  # a checkpoint that cannot be read: fall back to the last live grid
+            pass
+        else:
+            st.markdown(f"**Samples** (final checkpoint, step {step}; one row per class, minority framed)")
+            st.image(png, width="stretch", output_format="PNG")
+            return
+    png = sample_grid_png(job, snapshot)
+    if png is None:
+        st.markdown("**Samples**")
+        st.caption("The first sample grid appears after the first step.")
+        return
+    st.markdown(f"**Samples** (step {snapshot['samples_step']}; one row per class, minority framed)")
+    st.image(png, width="stretch", output_format="PNG")
+
+
 def job_view(job: Job, live: bool) -> None:
     """Everything about one job; when ``live`` it is a fragment body that reruns every second."""
     snapshot = job.snapshot()
@@ -422,20 +476,15 @@ def job_view(job: Job, live: bool) -> None:
     outcome(job, snapshot)
     from bngan.ui.charts import bn_fit_figure, loss_figure
 
-    st.plotly_chart(loss_figure(snapshot["history"]), key="train_losses", config={"displayModeBar": False})
+    losses = throttled("losses", job.id, live, lambda: loss_figure(snapshot["history"]))
+    st.plotly_chart(losses, key="train_losses", config={"displayModeBar": False})
     left, right = st.columns([1.25, 1], gap="medium")
     with left:
-        st.markdown(f"**Samples** (step {snapshot['samples_step']}; one row per class, minority framed)"
-                    if snapshot.get("samples") is not None else "**Samples**")
-        png = sample_grid_png(job, snapshot)
-        if png is None:
-            st.caption("The first sample grid appears after the first step.")
-        else:
-            st.image(png, width="stretch", output_format="PNG")
+        samples(job, snapshot)
     with right:
         st.markdown("**Bayesian network fit** of the code head's c' on fresh samples")
-        st.plotly_chart(bn_fit_figure(snapshot.get("bn_fit")), key="train_bn_fit",
-                        config={"displayModeBar": False})
+        fit = throttled("bn_fit", job.id, live, lambda: bn_fit_figure(snapshot.get("bn_fit")))
+        st.plotly_chart(fit, key="train_bn_fit", config={"displayModeBar": False})
         st.caption("R² near 1: the latent code is explained by its parents as drawn. Weights are the fitted "
                    "linear coefficients of each parent.")
 

@@ -77,5 +77,6 @@ def test_results_show_scores_and_strips(results: Path, monkeypatch: pytest.Monke
         at.selectbox(key="dis_model").value)
     assert at.selectbox(key="dis_shape").value == 2  # the minority shape (heart) first
     assert len(at.image) == 2  # the code strips, and the factor grid in its expander
+    assert any("under-trained" in w.value for w in at.warning)  # 3 steps: grey noise, not sprites
     at.number_input(key="dis_seed").set_value(3).run()
     assert not at.exception

@@ -21,6 +21,9 @@ Protocol (DESIGN §3), made concrete:
 
 Each (method, IR, seed) cell is an independent job: it writes ``cells/<cell>.json`` and
 ``checkpoints/<cell>.pt`` as soon as it is done, and a rerun skips finished cells (``--force`` redoes them).
+Checkpoints hold the networks only by default (12 MB with the fast preset; :meth:`TrainedModel.load` reads
+them, which is all the app's traversals need); ``--checkpoints full`` writes :meth:`Trainer.save`'s resumable
+file (three times larger, with the optimiser state), ``none`` skips them.
 ``--shard i/n`` runs every n-th cell, so cells spread over processes or machines writing to one folder.
 After its cells, every run rewrites the reports from *all* cell files present: ``results.json``,
 ``results.csv`` (one row per cell), ``summary.csv`` and ``table.md`` (mean ± std over seeds per method and
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     import torch
 
+    from bngan.config import TrainConfig
     from bngan.data import ImageDataset
     from bngan.training import TrainedModel, Trainer
 
@@ -101,6 +105,7 @@ class Settings:
     num_variance: int = 10000
     metric_batch: int = 64
     checkpoints: str = "weights"
+    bngan_mode: str = "paper"  # the regulariser form of the bngan arm: Eq. 6 ("paper") or Eq. 3-5 ("gaussian")
 
 
 # cells and shards -------------------------------------------------------------------------------------
@@ -140,6 +145,11 @@ def check_sizes(n_per_class: int, irs: Iterable[float]) -> None:
                          f"than one image; use --n-per-class >= {max(too_high):g}")
 
 
+def reg_mode(method: str, settings: Settings) -> str:
+    """The trainer's ``reg_mode`` of a method (``--bngan-mode`` picks the form of ours)."""
+    return settings.bngan_mode if method == "bngan" else METHODS[method]
+
+
 def imbalance_dict(shape: int, ir: float) -> dict:
     return {"profile": "minority", "minority_classes": [int(shape)], "ir": float(ir), "counts": None}
 
@@ -153,14 +163,14 @@ def training_data(settings: Settings, ir: float, seed: int) -> ImageDataset:
     return make_imbalanced(full, Imbalance(**imbalance_dict(settings.shape, ir)), seed=seed)
 
 
-def train_config(cell: Cell, settings: Settings) -> Any:
+def train_config(cell: Cell, settings: Settings) -> TrainConfig:
     """The TrainConfig of a cell: only ``reg_mode`` differs between the methods."""
     from bngan.config import TrainConfig
     from bngan.structure import LatentStructure
 
     return TrainConfig(dataset="dsprites", imbalance=imbalance_dict(settings.shape, cell.ir),
                        structure=LatentStructure.preset("disentangled", settings.codes).to_dict(),
-                       reg_mode=METHODS[cell.method], lambda_reg=settings.lambda_reg, preset=settings.preset,
+                       reg_mode=reg_mode(cell.method, settings), lambda_reg=settings.lambda_reg, preset=settings.preset,
                        batch_size=settings.batch_size, steps=settings.steps, seed=cell.seed,
                        sample_every=10**9, checkpoint_every=10**9, device=settings.device)
 
@@ -222,12 +232,7 @@ def save_model(trainer: Trainer, path: Path, kind: str) -> str | None:
     size, still loads with :meth:`TrainedModel.load`); ``none``: nothing."""
     if kind == "none":
         return None
-    if kind == "full":
-        trainer.save(path)
-    else:
-        from bngan.checkpoint import save_checkpoint
-
-        save_checkpoint(path, {k: v for k, v in trainer.state().items() if k not in ("opt_g", "opt_d")})
+    trainer.save(path, include_optimizer=kind == "full")
     return f"{CHECKPOINTS_DIR}/{path.name}"
 
 
@@ -238,13 +243,13 @@ def run_cell(cell: Cell, settings: Settings, out: Path) -> dict[str, Any]:
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     scores = score(code_head(trainer.discriminator), settings, cell.seed)
+    score_s = time.perf_counter() - start
     checkpoint = save_model(trainer, out / CHECKPOINTS_DIR / f"{cell.name}.pt", settings.checkpoints)
-    result = {"cell": cell.name, "method": cell.method, "reg_mode": METHODS[cell.method], "ir": cell.ir,
+    result = {"cell": cell.name, "method": cell.method, "reg_mode": reg_mode(cell.method, settings), "ir": cell.ir,
               "seed": cell.seed, "minority_shape": SHAPES[settings.shape],
               "train_counts": {SHAPES[c]: n for c, n in trainer.data.class_counts().items()},
               **scores, "steps": trainer.step_count, "train_s": round(train_s, 2),
-              "score_s": round(time.perf_counter() - start, 2), "device": str(trainer.device),
-              "checkpoint": checkpoint,
+              "score_s": round(score_s, 2), "device": str(trainer.device), "checkpoint": checkpoint,
               "settings": asdict(settings)}
     write_text(out / CELLS_DIR / f"{cell.name}.json", json.dumps(result, indent=2))
     return result
@@ -530,6 +535,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="dSprites images drawn per shape before the minority is cut to n / IR")
     p.add_argument("--batch-size", type=int, default=Settings.batch_size, help="training batch")
     p.add_argument("--preset", choices=("fast", "paper"), default=Settings.preset, help="network preset")
+    p.add_argument("--bngan-mode", choices=("paper", "gaussian"), default=Settings.bngan_mode,
+                   help="bngan's regulariser: Eq. 6 (paper) or the linear-Gaussian Eq. 3-5 (gaussian)")
     p.add_argument("--lambda-reg", type=float, default=Settings.lambda_reg, help="regulariser weight")
     p.add_argument("--device", default=Settings.device, help="auto, cpu, cuda, mps")
     p.add_argument("--num-train", type=int, default=Settings.num_train,
@@ -555,7 +562,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     lambda_reg=args.lambda_reg, device=args.device, num_train=args.num_train,
                     num_eval=args.num_eval,
                     num_variance=args.num_train if args.num_variance is None else args.num_variance,
-                    metric_batch=args.metric_batch, checkpoints=args.checkpoints)
+                    metric_batch=args.metric_batch, checkpoints=args.checkpoints, bngan_mode=args.bngan_mode)
 
 
 def parse_methods(text: str) -> list[str]:

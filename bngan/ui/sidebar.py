@@ -88,7 +88,7 @@ def render_panel(job: Job, live: bool) -> None:
                   args=(job.id,), width="stretch",
                   help="Stop after the current step; the checkpoint is saved.")
     message = st.session_state.get(STOP_MESSAGE_KEY)
-    if message and message[0] == job.id:
+    if message and message[0] == job.id and job.active:
         st.caption(message[1])
     if snapshot["state"] == "failed":
         st.caption(":red[The job failed; the Train page says why.]")

@@ -10,6 +10,8 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,7 +54,22 @@ def job_id(page) -> str:
     return header.inner_text()
 
 
+@contextmanager
+def screenshot_on_failure(page, path: Path) -> Iterator[None]:
+    """Keep what the browser saw when a step fails: the quickest way to tell why."""
+    try:
+        yield
+    except BaseException:
+        page.screenshot(path=str(path))
+        raise
+
+
 def test_start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -> None:
+    with screenshot_on_failure(page, artifacts_dir / "failure-train.png"):
+        start_watch_leave_return_and_stop(page, app_url, artifacts_dir)
+
+
+def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -> None:
     open_page(page, app_url, "Train")
     steps = page.locator(MAIN).get_by_role("spinbutton", name="Steps", exact=True)
     steps.fill("300")
@@ -74,6 +91,8 @@ def test_start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Pa
     sidebar.get_by_text(running).wait_for()
     wait_until(lambda: re.search(r"step \d+ / 300", sidebar.inner_text()), "the sidebar progress")
     page.locator(MAIN).get_by_text("A training job is running with its own copy").wait_for()
+    page.locator(f"{MAIN} [data-testid=stDataFrame] [role=gridcell]").first.wait_for(state="attached")
+    page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts_dir / "train-sidebar-on-structure.png"))
 
     page.locator(SIDEBAR).get_by_role("link", name="Train", exact=True).click()

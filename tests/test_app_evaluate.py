@@ -1,0 +1,138 @@
+"""The Evaluate page, driven headlessly with Streamlit's AppTest: it renders, a tiny digits comparison runs
+through the app's job registry and fills the table, a second start is refused, and results on disk show.
+
+Each test gets its own runs folder (so its own registry) and results folder, and stops what it started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from bngan.ui import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGE = "pages/evaluate.py"
+
+
+@pytest.fixture(autouse=True)
+def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Fresh runs and results folders per test; every job started is stopped afterwards."""
+    torch.set_num_threads(1)
+    monkeypatch.setenv("BNGAN_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("BNGAN_RESULTS_DIR", str(tmp_path / "results"))
+    yield tmp_path / "results"
+    reg = registry.peek_registry()
+    if reg is not None:
+        for job in list(reg.jobs.values()):
+            job.stop()
+            if job.thread is not None:
+                job.thread.join(timeout=30)
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page(PAGE).run()
+
+
+def wait_for(at: AppTest, condition: Callable[[AppTest], bool], what: str, timeout_s: float = 60) -> AppTest:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if condition(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def table_methods(at: AppTest) -> list[str]:
+    return list(at.dataframe[0].value["method"]) if len(at.dataframe) else []
+
+
+def test_page_renders_with_defaults() -> None:
+    at = open_page()
+    assert not at.exception
+    assert at.selectbox(key="eval_dataset").value == "digits"
+    assert set(at.selectbox(key="eval_dataset").options) == {"digits (bundled, no download)", "MNIST",
+                                                             "Fashion-MNIST"}
+    assert at.multiselect(key="eval_minority").value == [8, 9]
+    assert {"none (no oversampling)", "bngan (disentangled)", "DGC (end-to-end)"} <= set(
+        at.multiselect(key="eval_methods").options)
+    assert not at.button(key="eval_run").disabled
+    assert any("No comparison yet" in i.value for i in at.info)
+    at.multiselect(key="eval_methods").set_value([]).run()
+    assert at.button(key="eval_run").disabled
+    assert any("at least one data set, one method" in e.value for e in at.error)
+
+
+def test_tiny_run_completes_and_shows_the_table() -> None:
+    at = open_page()
+    at.multiselect(key="eval_methods").set_value(["none", "ros"])
+    at.number_input(key="eval_folds").set_value(1)
+    at.selectbox(key="eval_budget").set_value("steps").run()
+    at.number_input(key="eval_clf_steps").set_value(5)
+    at.selectbox(key="eval_device").set_value("cpu")
+    at.button(key="eval_run").click().run()
+    assert any("Started job" in s.value for s in at.success)
+    at = wait_for(at, lambda a: any("-badge[finished]" in m.value for m in a.markdown) and
+                  table_methods(a) == ["none", "ros"], "the comparison to finish")
+    table = at.dataframe[0].value
+    assert "8 (IR 10) recall" in table.columns and "G-mean" in table.columns
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert any(k.startswith("eval_bars_") for k in keys) and any(k.startswith("eval_confusion_") for k in keys)
+    assert any("complete" in c.value for c in at.caption)
+
+
+def test_second_start_is_refused_while_a_job_runs() -> None:
+    at = open_page()
+    release = threading.Event()
+    busy = registry.get_registry().start("train", "blocking job", lambda job: release.wait(30))
+    try:
+        at.button(key="eval_run").click().run()
+        warning = " ".join(w.value for w in at.warning)
+        assert f"Not started: job {busy.id} (blocking job)" in warning and "refused" in warning
+    finally:
+        release.set()
+        busy.thread.join(timeout=10)
+
+
+def _write_finished_comparison(folder: Path) -> None:
+    """A finished two-method, two-fold comparison on disk, as the runner writes it (no training)."""
+    from bngan.evaluation import experiments as ex
+    from bngan.evaluation.metrics import classification_metrics
+
+    config = ex.ExperimentConfig(name="evaluate", datasets=["digits"], methods=["smote", "bngan"], folds=2,
+                                 imbalances=[{"profile": "minority", "minority_classes": [8, 9], "ir": 10}])
+    (folder / "cells").mkdir(parents=True)
+    ex._write_json(folder / ex.SPEC_FILE, config.to_dict())
+    y_true = np.repeat(np.arange(10), 10)
+    for cell in ex.grid(config):
+        y_pred = y_true.copy()
+        y_pred[90:92 if cell.method == "bngan" else 95] = 0
+        record = {**ex._cell_header(cell, config), "class_names": [str(c) for c in range(10)],
+                  "train_counts": {str(c): 100 if c < 8 else 10 for c in range(10)},
+                  "metrics": classification_metrics(y_true, y_pred, 10), "seconds": 1.0}
+        ex._write_json(folder / "cells" / f"{record['key']}.json", record)
+    ex.write_reports(folder, ex.collect(folder))
+
+
+def test_results_from_disk_are_shown(folders: Path) -> None:
+    _write_finished_comparison(folders / "20240101-000000-digits")
+    at = open_page()
+    assert not at.exception
+    assert at.selectbox(key="eval_selected").value.endswith("20240101-000000-digits")
+    assert table_methods(at) == ["smote", "bngan"]
+    recall_9 = at.dataframe[0].value["9 (IR 10) recall"].tolist()
+    assert recall_9 == ["0.500 ± 0.000", "0.800 ± 0.000"]
+    at.selectbox(key="eval_confusion_method_20240101-000000-digits").set_value("bngan").run()
+    assert not at.exception
+    assert at.download_button(key="eval_download") is not None

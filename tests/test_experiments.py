@@ -1,0 +1,242 @@
+"""The experiment runner: the grid and its shards, the GAN rows' registration, aggregation with paired
+t-tests, the reports, and the CLI end to end on digits with tiny budgets (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bngan.evaluation import experiments as ex
+from bngan.evaluation.baselines import OVERSAMPLERS, make_oversampler
+from bngan.evaluation.gan_samplers import GAN_METHODS, register_gan_samplers
+from bngan.evaluation.metrics import classification_metrics
+
+TINY_DIGITS = ["--dataset", "digits", "--profile", "minority", "--minority", "8,9", "--ir", "10",
+               "--classifier-steps", "8", "--gan-steps", "3", "--gan-batch-size", "16", "--device", "cpu"]
+
+
+# ---------------------------------------------------------------------------------------- GAN rows
+
+def test_gan_rows_are_registered_with_their_settings() -> None:
+    assert set(GAN_METHODS) <= set(OVERSAMPLERS)
+    register_gan_samplers()  # a second registration is harmless
+    sampler = make_oversampler("infogan", random_state=3, sampling_strategy="minority", steps=7)
+    assert (sampler.reg_mode, sampler.structure, sampler.steps, sampler.random_state) == ("infogan",
+                                                                                          "disentangled", 7, 3)
+    assert make_oversampler("bngan-entangled").structure == "entangled"
+    assert make_oversampler("bngan").reg_mode == "paper"
+    with pytest.raises(ValueError, match="does not take"):
+        make_oversampler("bngan", structure="reference")  # a row's defining setting is not an option
+
+
+# ---------------------------------------------------------------------------------- grid and shards
+
+def test_grid_shards_partition_the_cells() -> None:
+    config = ex.ExperimentConfig(datasets=["digits"], methods=["none", "ros", "bngan"], folds=2,
+                                 imbalances=[{"profile": "minority", "ir": 10}, {"profile": "minority", "ir": 20}])
+    cells = ex.grid(config)
+    assert len(cells) == 12 and [c.index for c in cells] == list(range(12))
+    assert len({c.key(config) for c in cells}) == 12
+    shards = [{c.index for c in cells if c.index % 3 == i} for i in range(3)]
+    assert set().union(*shards) == set(range(12)) and sum(map(len, shards)) == 12
+    assert ex.parse_shard("1/3") == (1, 3)
+    for bad in ("3/3", "x", "1/0"):
+        with pytest.raises(ValueError):
+            ex.parse_shard(bad)
+
+
+def test_fingerprint_tracks_what_changes_a_result() -> None:
+    base = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"])
+    none, gan = ex.grid(base)[:2]
+    more_gan = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"], gan_steps=99)
+    assert ex.fingerprint(none, base) == ex.fingerprint(none, more_gan)  # GAN budget: not for "none"
+    assert ex.fingerprint(gan, base) != ex.fingerprint(gan, more_gan)
+    on_gpu = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"], device="cuda")
+    assert ex.fingerprint(gan, base) == ex.fingerprint(gan, on_gpu)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="unknown method"):
+        ex.ExperimentConfig(methods=["magic"])
+    with pytest.raises(ValueError, match="unknown data set"):
+        ex.ExperimentConfig(datasets=["cifar"])
+    with pytest.raises(ValueError, match="not both"):
+        ex.ExperimentConfig(classifier_steps=10, classifier_epochs=2)
+    with pytest.raises(ValueError, match="fraction"):
+        ex.ExperimentConfig(sampling_strategy="most")
+
+
+def test_sampling_strategy_fraction_and_budget() -> None:
+    counts = {0: 100, 1: 40, 2: 10}
+    assert ex.resolve_sampling_strategy(0.5, counts) == {1: 50, 2: 50}
+    assert ex.resolve_sampling_strategy(0.3, counts) == {2: 30}
+    assert ex.resolve_sampling_strategy(1.0, counts) == {1: 100, 2: 100}
+    assert ex.resolve_sampling_strategy("auto", counts) == "auto"
+    assert ex.parse_sampling_strategy("0.25") == 0.25
+    config = ex.ExperimentConfig()
+    assert ex.classifier_budget(config, 8990) == {"epochs": 8, "steps": 8 * 141}  # MNIST standard split
+    assert ex.classifier_budget(ex.ExperimentConfig(classifier_epochs=3), 8990) == {"epochs": 3, "steps": None}
+
+
+def test_table_classes() -> None:
+    counts = dict(enumerate((4000, 2000, 1000, 750, 500, 350, 200, 100, 60, 40)))
+    assert ex.table_classes({"profile": "standard"}, counts) == [8, 9]
+    assert ex.table_classes({"profile": "minority", "minority_classes": [3], "ir": 50}, counts) == [3]
+    assert ex.table_classes({"profile": "standard", "counts": [5, 9, 1]}, {0: 5, 1: 9, 2: 1}) == [0, 2]
+
+
+# ------------------------------------------------------------------------- aggregation (no training)
+
+def _record(config: ex.ExperimentConfig, cell: ex.Cell, recall_9: float) -> dict:
+    """A finished cell whose class-9 recall is ``recall_9`` (10 test images per class, rest correct)."""
+    y_true = np.repeat(np.arange(10), 10)
+    y_pred = y_true.copy()
+    y_pred[90:90 + round(10 * (1 - recall_9))] = 0
+    return {**ex._cell_header(cell, config), "class_names": [str(c) for c in range(10)],
+            "train_counts": {str(c): 100 if c < 8 else 10 for c in range(10)},
+            "metrics": classification_metrics(y_true, y_pred, 10), "seconds": 1.0}
+
+
+def test_aggregate_tests_against_bngan_and_writes_reports(tmp_path: Path) -> None:
+    config = ex.ExperimentConfig(name="ir-sweep", methods=["smote", "bngan"], folds=3,
+                                 imbalances=[{"profile": "minority", "ir": r} for r in (50, 100)])
+    recall = {"smote": [0.5, 0.6, 0.5], "bngan": [0.9, 1.0, 0.9]}
+    records = [_record(config, c, recall[c.method][c.fold]) for c in ex.grid(config)]
+    results = ex.aggregate(records, config)
+    assert results["complete"] and results["n_done"] == 12
+    smote = results["groups"][0]["methods"]["smote"]
+    assert smote["values"]["recall_9"] == [0.5, 0.6, 0.5]
+    test = smote["tests"]["recall_9"]
+    assert test["significant"] and test["reference"] == "better" and test["p"] < 0.05
+    assert not smote["tests"]["recall_8"]["significant"]  # identical scores: p = 1
+    assert results["groups"][0]["methods"]["bngan"]["tests"] == {}
+    (tmp_path / "cells").mkdir()
+    ex._write_json(tmp_path / ex.SPEC_FILE, config.to_dict())
+    for record in records:
+        ex._write_json(tmp_path / "cells" / f"{record['key']}.json", record)
+    paths = ex.write_reports(tmp_path, ex.collect(tmp_path))
+    table = paths["table.md"].read_text()
+    assert "## digits, IR 50" in table and "## digits, IR 100" in table
+    assert "0.533 ± 0.058 •" in table  # smote's class-9 recall, significantly below bngan
+    assert "**0.933 ± 0.058**" in table  # the best mean is bold
+    assert "recall_9" in paths["results.csv"].read_text()
+    assert len(paths["folds.csv"].read_text().splitlines()) == 13
+    figure = paths["figure.html"].read_text()
+    assert "plotly" in figure.lower() and "imbalance ratio" in figure  # the sweep's lines against IR
+
+
+def test_stale_and_missing_cells_are_reported() -> None:
+    config = ex.ExperimentConfig(methods=["ros", "bngan"], folds=2, imbalances=[{"profile": "minority"}])
+    cells = ex.grid(config)
+    records = [_record(config, c, 0.8) for c in cells[:3]]
+    records[0]["fingerprint"] = "old"
+    results = ex.aggregate(records, config)
+    assert not results["complete"] and results["stale"] == [records[0]["key"]]
+    assert sorted(results["missing"]) == sorted([cells[0].key(config), cells[3].key(config)])
+    assert "Partial" in ex.markdown_report(results)
+
+
+# ------------------------------------------------------------------------------ running real cells
+
+def test_end_to_end_cli_sharded_then_collected(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two shards of a tiny digits Table 1 (incl. a GAN row), then --collect-only, then a rerun that skips."""
+    run_dir = tmp_path / "t1"
+    args = ["table1", *TINY_DIGITS, "--methods", "none,ros,bngan", "--folds", "2", "--run-dir", str(run_dir)]
+    assert ex.main([*args, "--shard", "0/2"]) == 0
+    first = json.loads((run_dir / "results.json").read_text())
+    assert not first["complete"] and first["n_done"] == 3
+    assert ex.main([*args, "--shard", "1/2"]) == 0
+    out = capsys.readouterr().out
+    assert "| none |" in out and "| bngan |" in out and "8 (IR 10) recall" in out
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["complete"] and results["n_done"] == 6 and not results["failures"]
+    group = results["groups"][0]
+    assert group["minority"] == [8, 9] and set(group["methods"]) == {"none", "ros", "bngan"}
+    cell = json.loads(next((run_dir / "cells").glob("*fold1__bngan.json")).read_text())
+    assert cell["classifier_steps"] == 8 and cell["n_test"] == 360
+    assert cell["resampled_counts"]["9"] == max(cell["train_counts"].values())  # balanced by the GAN
+    assert len(cell["metrics"]["confusion"]) == 10
+    for name in ("results.json", "results.csv", "folds.csv", "table.md", "figure.html"):
+        assert (run_dir / name).is_file()
+    assert ex.main([*args, "--collect-only"]) == 0
+    assert "| ros |" in capsys.readouterr().out
+    events: list[dict] = []
+    ex.run(ex.ExperimentConfig.from_dict(results["experiment"]), run_dir, progress=events.append)
+    assert [e["event"] for e in events].count("cell_skipped") == 6
+
+
+def test_failed_cell_is_recorded_and_stop_is_honoured(tmp_path: Path) -> None:
+    """SMOTE on a 1-image class fails that cell only; a set stop event runs nothing."""
+    common = {"dataset": "digits", "folds": 1, "imbalance": {"profile": "minority", "ir": 1000},
+              "classifier_steps": 2, "device": "cpu"}
+    results = ex.run_experiment(methods=["smote"], out_dir=tmp_path / "fail", **common)
+    assert results["n_done"] == 0 and "needs at least 2" in results["failures"][0]["error"]
+    assert "Failed cells" in (tmp_path / "fail" / "table.md").read_text()
+    stop = threading.Event()
+    stop.set()
+    events: list[dict] = []
+    stopped = ex.run_experiment(methods=["none"], out_dir=tmp_path / "stop", stop_event=stop,
+                                progress=events.append, **common)
+    assert stopped["n_done"] == 0 and events[-1]["event"] == "stopped"
+
+
+def test_dgc_row_replaces_the_cnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DGC row fits DGC on the imbalanced set and predicts with it (a stub here: real DGC takes minutes)."""
+    from bngan.evaluation import dgc
+
+    seen = {}
+
+    class StubDGC:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+
+        def fit(self, x, y):
+            seen["n"] = len(y)
+            self.steps_, self.epochs_ = 3, 1
+            return self
+
+        def predict(self, images):
+            return np.full(len(images), 1)
+
+    monkeypatch.setattr(dgc, "DGCClassifier", StubDGC)
+    results = ex.run_experiment(methods=["dgc"], folds=1, imbalance={"profile": "minority", "ir": 10},
+                                dgc_width=0.25, dgc_steps=3, out_dir=tmp_path, device="cpu")
+    assert seen["width"] == 0.25 and seen["max_steps"] == 3 and seen["random_state"] == 0
+    entry = results["groups"][0]["methods"]["dgc"]
+    assert entry["values"]["recall_9"] == [0.0]
+    assert entry["summary"]["recall"]["mean"][1] == 1.0
+
+
+def test_quality_of_added_minority_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--quality: the judge scores the added images of the minority classes (an untrained judge and a cheap
+    Fréchet distance here: the real ones cost a training and three 1000×1000 matrix square roots)."""
+    import torch
+
+    from bngan.evaluation import classifier, quality
+    from bngan.evaluation.classifier import PaperCNN
+
+    judge = PaperCNN(10).eval()
+    judge.judge_info = {"test_accuracy": 0.5}
+    monkeypatch.setattr(classifier, "judge_classifier", lambda *a, **k: judge)
+    monkeypatch.setattr(quality, "frechet_distance", lambda a, b: float(np.abs(a.mean() - b.mean())))
+    torch.manual_seed(0)
+    results = ex.run_experiment(methods=["ros"], folds=1, imbalance={"profile": "minority", "ir": 10},
+                                classifier_steps=2, quality=True, out_dir=tmp_path, device="cpu")
+    q = results["groups"][0]["methods"]["ros"]["quality"]
+    assert {"fidelity", "fid", "precision", "coverage", "fidelity_8", "fidelity_9"} <= set(q)
+    cell = json.loads(next((tmp_path / "cells").glob("*.json")).read_text())
+    assert sorted(cell["quality"]["classes"]) == [8, 9]  # only the minority classes are judged
+    assert "Synthetic sample quality" in (tmp_path / "table.md").read_text()
+
+
+def test_bench_dispatch_help(capsys: pytest.CaptureFixture) -> None:
+    from bngan.bench import main as bench_main
+
+    with pytest.raises(SystemExit):
+        bench_main(["ir-sweep", "--help"])
+    assert "--irs" in capsys.readouterr().out
+    assert ex.main(["ir-sweep", "--dataset", "cifar"]) == 2
