@@ -4,13 +4,12 @@ Nodes are the columns of ``V = [c, c']`` (``(batch, 2k)``). For latent code ``i`
 mask (pull together) and an independence mask (push apart: nodes the DAG makes marginally independent of
 ``c'_i``). Two forms:
 
-- ``mode="paper"`` (Eq. 6): ``R = Σ_i [Σ_{p∈pa(i)} ℓ(c'_i, p) − Σ_{q⊥i} min(ℓ(c'_i, q), m)]`` with ``ℓ`` the
-  batch mean squared error, reported plus the constant ``Σ m`` so that it reads as a penalty
-  ``Σ ℓ(parents) + Σ relu(m − ℓ(independent))`` that is zero for a perfect fit. The margin ``m`` bounds the
-  negative term at the value ``ℓ`` takes for two independent variables with the batch's means and
-  variances (``Var a + Var b + (ā − b̄)²``, held constant), so each pair is pushed apart
-  only until it is uncorrelated: the term can neither dominate nor go dead the way the reference's clamp of
-  the whole sum does.
+- ``mode="paper"`` (Eq. 6): ``R = Σ_i [Σ_{p∈pa(i)} ℓ(c'_i, p) + Σ_{q⊥i} ρ²(c'_i, q)]`` with ``ℓ`` the batch
+  mean squared error and ``ρ`` the batch correlation. Eq. 6 subtracts ``ℓ`` for non-parents, which is
+  unbounded (the reference clamps the whole sum at 0 and so never produces a gradient; a margin on ``ℓ``
+  held fixed still lets the codes escape by inflating their variance, measured on dSprites). The squared
+  correlation is the bounded, scale-free form of "explained by its non-parents": it lies in [0, 1] per pair,
+  is zero exactly when the pair is uncorrelated, and has a gradient whenever it is not.
 - ``mode="gaussian"`` (Eq. 3–5): the linear-Gaussian local model ``c'_i | pa(i) ~ N(w_iᵀ pa(i), σ_i²)`` fitted
   per batch by differentiable ridge least squares; the loss is its negative log-likelihood per sample (with
   a variance floor) plus the squared correlation of ``c'_i`` with every independent node.
@@ -50,13 +49,6 @@ def pairwise_mse(latent: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
     return (latent.unsqueeze(2) - nodes.unsqueeze(1)).pow(2).mean(0)
 
 
-def independent_mse(latent: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
-    """The ``ℓ`` two uncorrelated columns with these means and variances would have, ``(k, 2k)``, detached."""
-    with torch.no_grad():
-        var = latent.var(0, unbiased=False).unsqueeze(1) + nodes.var(0, unbiased=False).unsqueeze(0)
-        return var + (latent.mean(0).unsqueeze(1) - nodes.mean(0).unsqueeze(0)).pow(2)
-
-
 def pairwise_corr2(latent: torch.Tensor, nodes: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Squared Pearson correlation of every latent column with every node column, ``(k, 2k)``."""
     a = latent - latent.mean(0)
@@ -93,8 +85,8 @@ def fit_local_models(nodes: torch.Tensor, parent_mask: torch.Tensor, ridge: floa
 class BayesianRegularizer(nn.Module):
     """Scalar penalty, small when the extracted codes follow the structure; call with ``(c, c_latent)``."""
 
-    def __init__(self, structure: LatentStructure, mode: str = "paper", margin: float | None = None,
-                 independence: str = "marginal", var_floor: float = 1e-2, independence_weight: float = 1.0) -> None:
+    def __init__(self, structure: LatentStructure, mode: str = "paper", independence: str = "marginal",
+                 var_floor: float = 1e-2, independence_weight: float = 1.0) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown regulariser mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -102,7 +94,6 @@ class BayesianRegularizer(nn.Module):
             raise ValueError("independence must be 'marginal' (d-separation) or 'literal' (all non-parents)")
         self.structure = structure
         self.mode = mode
-        self.margin = margin  # None: the independent-pair value of each ℓ (see module docstring)
         self.var_floor = var_floor
         self.independence_weight = independence_weight
         negatives = structure.independence_mask() if independence == "marginal" else structure.non_parent_mask()
@@ -122,16 +113,14 @@ class BayesianRegularizer(nn.Module):
         if self.mode == "infogan":
             mse = (latent - nodes[:, : self.structure.k]).pow(2).mean(0).sum()
             return {"parents": mse, "independent": mse.new_zeros(()), "total": mse}
-        if self.mode == "paper":
-            mse = pairwise_mse(latent, nodes)
-            positive = (mse * self.parent_mask).sum()
-            bound = independent_mse(latent, nodes) if self.margin is None else torch.full_like(mse, self.margin)
-            negative = ((bound - mse).clamp_min(0) * self.negative_mask).sum()
-            return {"parents": positive, "independent": negative, "total": positive + negative}
-        fit = fit_local_models(nodes, self.parent_mask, var_floor=self.var_floor)
-        nll = 0.5 * (torch.log(2 * torch.pi * fit.sigma2) + fit.residual.pow(2).mean(0) / fit.sigma2).sum()
         dependence = (pairwise_corr2(latent, nodes) * self.negative_mask).sum()
-        return {"parents": nll, "independent": dependence, "total": nll + self.independence_weight * dependence}
+        if self.mode == "paper":
+            positive = (pairwise_mse(latent, nodes) * self.parent_mask).sum()
+        else:
+            fit = fit_local_models(nodes, self.parent_mask, var_floor=self.var_floor)
+            positive = 0.5 * (torch.log(2 * torch.pi * fit.sigma2) + fit.residual.pow(2).mean(0) / fit.sigma2).sum()
+        return {"parents": positive, "independent": dependence,
+                "total": positive + self.independence_weight * dependence}
 
     def forward(self, c: torch.Tensor, c_latent: torch.Tensor) -> torch.Tensor:
         return self.terms(c, c_latent)["total"]
@@ -155,17 +144,16 @@ class BayesianRegularizer(nn.Module):
 
 
 def naive_paper_regularizer(structure: LatentStructure, c: torch.Tensor, c_latent: torch.Tensor) -> torch.Tensor:
-    """Eq. 6 as loops over nodes: the reference the vectorised form is tested against."""
+    """Eq. 6 (bounded form) as loops over nodes: the reference the vectorised form is tested against."""
     nodes = torch.cat([c, c_latent], dim=1)
     parents, negatives = structure.parent_mask(), structure.independence_mask()
     total = torch.zeros(())
     for i in range(structure.k):
         for j in range(2 * structure.k):
             a, b = c_latent[:, i], nodes[:, j]
-            mse = ((a - b) ** 2).mean()
             if parents[i, j]:
-                total = total + mse
+                total = total + ((a - b) ** 2).mean()
             elif negatives[i, j]:
-                bound = (a.var(unbiased=False) + b.var(unbiased=False) + (a.mean() - b.mean()) ** 2).detach()
-                total = total - torch.minimum(mse, bound) + bound
+                a0, b0 = a - a.mean(), b - b.mean()
+                total = total + (a0 * b0).mean() ** 2 / ((a0**2).mean() * (b0**2).mean() + 1e-6)
     return total

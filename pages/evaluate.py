@@ -140,11 +140,20 @@ def build_config() -> ExperimentConfig:
 
 
 # run ----------------------------------------------------------------------------------------------------
-def start_run(config: ExperimentConfig) -> None:
-    """Start the comparison in the background; a second start while any job runs is refused, not queued."""
+def start_run() -> None:
+    """Start the comparison in the background; a second start while any job runs is refused, not queued.
+
+    The settings are read here, in the callback, not bound when the button was drawn: a value edited and
+    the button clicked in one interaction arrive together, and the click must use the edited value.
+    """
     from bngan.evaluation.experiments import start_evaluation
     from bngan.jobs import JobBusyError
 
+    try:
+        config = build_config()
+    except ValueError as exc:
+        st.session_state[NOTICE_KEY] = ("warning", f"Not started: invalid settings: {exc}")
+        return
     reg = registry.get_registry()
     folder = results_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.datasets[0]}"
     try:
@@ -168,7 +177,7 @@ def run_controls() -> None:
         reason = f"Invalid settings: {exc}"
         st.error(reason, icon=":material/tune:")
     st.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=config is None,
-              on_click=start_run, args=(config,), key="eval_run", width="stretch",
+              on_click=start_run, key="eval_run", width="stretch",
               help=reason or "Runs in the background; results appear as folds complete.")
     st.caption("One job runs at a time: a Run while another job runs is refused (not queued). Stop takes "
                "effect after the current cell (one fold of one method).")

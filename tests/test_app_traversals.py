@@ -118,6 +118,26 @@ def test_good_upload_is_listed_and_chosen(page: AppTest, trained_runs: Path) -> 
     assert len(image_urls(page)) == 3
 
 
+def test_a_corrupt_run_keeps_the_previous_model(trained_runs: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_runs / "run-tiny", runs / "run-tiny")
+    (runs / "run-bad").mkdir()
+    (runs / "run-bad" / "checkpoint.pt").write_bytes(b"half a file")
+    monkeypatch.setenv("BNGAN_RUNS_DIR", str(runs))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    at.selectbox(key="trav_checkpoint").set_value(str(runs / "run-tiny" / "checkpoint.pt")).run()
+    before = image_urls(at)
+    at.selectbox(key="trav_checkpoint").set_value(str(runs / "run-bad" / "checkpoint.pt")).run()
+    assert not at.exception
+    assert any("Could not load run-bad" in e for e in texts(at.error))
+    assert any("Showing the previous model instead: run-tiny" in c for c in texts(at.caption))
+    assert image_urls(at) == before
+
+
 def test_no_model_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BNGAN_RUNS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("BNGAN_DEFAULT_MODEL", str(tmp_path / "no-default.pt"))

@@ -121,6 +121,16 @@ def test_argument_checks() -> None:
     assert dx.Cell("bngan", 100.0, 0).name == "bngan-ir100-seed0"
 
 
+def test_methods_differ_only_in_the_regulariser() -> None:
+    settings = dx.Settings(bngan_mode="gaussian")
+    ours = dx.train_config(dx.Cell("bngan", 200.0, 1), settings)
+    infogan = dx.train_config(dx.Cell("infogan", 200.0, 1), settings)
+    assert (ours.reg_mode, infogan.reg_mode) == ("gaussian", "infogan")
+    assert ours.replace(reg_mode="infogan") == infogan
+    assert ours.imbalance == {"profile": "minority", "minority_classes": [2], "ir": 200.0, "counts": None}
+    assert ours.structure_obj().k == 5 and len(ours.structure_obj().edges) == 5  # c_i -> c_i' only
+
+
 def test_sprite_attributes_read_back_the_rendered_factors() -> None:
     from bngan.data.dsprites import factor_values, render, sample_factors
 

@@ -63,7 +63,7 @@ def loss_figure(history: Sequence[Mapping[str, float]], max_points: int = MAX_PO
                 fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=name, legendgroup=str(col)),
                               row=1, col=col)
     fig.update_xaxes(title_text="step")
-    fig.update_layout(height=HEIGHT, margin=MARGIN, legend={"orientation": "h", "y": -0.25},
+    fig.update_layout(height=HEIGHT + 20, margin=MARGIN, legend={"orientation": "h", "y": -0.3, "yanchor": "top"},
                       uirevision="losses")
     if not history:
         _empty_note(fig, "no steps yet")

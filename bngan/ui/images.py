@@ -80,7 +80,7 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], highlight
         return Image.new("RGB", (1, 1), BACKGROUND)
     scale = scale or scale_for(rows[0].shape[-1])
     strips = [tile(row, nrow=len(row), scale=scale) for row in rows]
-    name_face, tag_face = font(17), font(13)
+    name_face, tag_face = font(20), font(15)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     texts = list(labels) + [t for t in (tags or []) if t]
     label_w = 20 + max((_text_width(probe, t, name_face) for t in texts), default=0)
@@ -100,7 +100,7 @@ def labelled_rows(rows: Sequence[torch.Tensor], labels: Sequence[str], highlight
             draw.rectangle([0, y + FRAME, 5, y + strip.height + FRAME], fill=MINORITY_COLOR)
         middle = y + FRAME + strip.height // 2
         tag = tags[i] if tags and i < len(tags) else ""
-        draw.text((12, middle - (18 if tag else 9)), labels[i], fill=color, font=name_face)
+        draw.text((12, middle - (21 if tag else 10)), labels[i], fill=color, font=name_face)
         if tag:
             draw.text((12, middle + 2), tag, fill=MINORITY_COLOR if marked else MUTED_COLOR, font=tag_face)
         y += strip.height + gap

@@ -107,6 +107,11 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     download = page.locator(MAIN).get_by_role("button", name="Download checkpoint")
     download.wait_for()
     page.screenshot(path=str(artifacts_dir / "train-stopped.png"))
+    final = page.locator(MAIN).get_by_text("final checkpoint")
+    final.wait_for()
+    page.locator(f"{MAIN} [data-testid=stImage]").first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(artifacts_dir / "train-stopped-samples.png"))
     with page.expect_download() as info:
         download.click()
     saved = Path(info.value.path())
