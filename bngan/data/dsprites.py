@@ -205,12 +205,14 @@ def benchmark(batch_size: int = 64, seconds: float = 2.0, threads: int = 1) -> f
     return done / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bngan bench render``: rendering speed (no options)."""
     start = time.perf_counter()
     templates()
     print(f"templates: {math.prod(FACTOR_SIZES[:3])} in {time.perf_counter() - start:.2f} s")
     for batch in (64, 4096):
         print(f"batch {batch}: {benchmark(batch):,.0f} images/s (1 thread)")
+    return 0
 
 
 if __name__ == "__main__":
