@@ -9,6 +9,7 @@ COMMANDS = {
     "speed": ("bngan.bench.speed", "training steps/s of our 'paper' preset against the reference loop"),
     "fidelity": ("bngan.bench.fidelity", "wall time until every class's samples are >= 90% recognised"),
     "memory": ("bngan.bench.memory", "peak memory of MNIST training"),
+    "app": ("bngan.bench.app_speed", "steps/s of a job with the app open against the same job headless"),
     "table1": ("bngan.evaluation.experiments", "Table 1: classifier metrics per method, folds, t-tests"),
     "ir-sweep": ("bngan.evaluation.experiments", "Figure 3: minority recall/F1 against imbalance ratio"),
     "disentangle": ("bngan.evaluation.disentangle_experiment", "Figure 4b: FactorVAE score on dSprites"),
