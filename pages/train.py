@@ -113,15 +113,23 @@ def data_settings() -> None:
     cols[1].number_input("Imbalance ratio (IR)", min_value=1.0, step=5.0, key=wkey("ir"),
                          disabled=profile != "minority")
     if profile == "minority":
-        key = wkey("minority")
-        valid = [c for c in st.session_state[key] if c < len(names)]
-        if valid != st.session_state[key]:  # the data set changed under the selection
-            st.session_state[key] = valid or [len(names) - 1]
-        st.multiselect("Minority classes", list(range(len(names))), key=key,
-                       format_func=lambda c: f"{c} · {names[c]}" if names[c] != str(c) else str(c))
+        minority_select(names)
 
 
-def model_settings() -> None:
+def minority_select(names: list[str]) -> None:
+    """The minority classes. Unlike the other settings it is seeded through ``default=``, not by priming its
+    session key: a multiselect seeded that way came back empty in the browser when the user typed in another
+    field while the page's first run was still going (seen in the e2e test)."""
+    key, n = "train_minority", len(names)
+    chosen = st.session_state.get(key, settings().get("minority", DEFAULTS["minority"]))
+    if any(c >= n for c in chosen):  # the data set changed under the selection: start again from what fits
+        chosen = [c for c in chosen if c < n] or [n - 1]
+        st.session_state.pop(key, None)
+    st.multiselect("Minority classes", list(range(n)), default=None if key in st.session_state else chosen,
+                   key=key, format_func=lambda c: f"{c} · {names[c]}" if names[c] != str(c) else str(c))
+
+
+def model_settings(devices: list[str]) -> None:
     """Model size, regulariser, schedule, device, seed; rarely needed knobs in an expander."""
     cols = st.columns(2)
     cols[0].selectbox("Model preset", ["fast", "paper"], key=wkey("preset"),
@@ -135,10 +143,7 @@ def model_settings() -> None:
         cols[1].number_input("Steps", min_value=1, step=100, key=wkey("steps"))
     else:
         cols[1].number_input("Epochs", min_value=0.1, step=1.0, key=wkey("epochs"))
-    from bngan.device import available_devices
-
     cols = st.columns(2)
-    devices = available_devices()
     if st.session_state.get(wkey("device")) not in devices:
         st.session_state[wkey("device")] = "auto"
     cols[0].selectbox("Device", devices, key=wkey("device"), help="auto: CUDA, then Apple MPS, then CPU.")
@@ -493,6 +498,10 @@ _live_view = st.fragment(run_every=1.0)(job_view)
 
 
 def main() -> None:
+    from bngan.device import available_devices  # imports torch: done before any widget is drawn, so the
+    # form appears in one go instead of stalling half-drawn while the user starts typing
+
+    devices = available_devices()
     st.title("Train")
     st.caption("Train the GAN with the structure from the Structure page. Training runs in the background: "
                "switch pages freely, the sidebar follows the job.")
@@ -500,7 +509,7 @@ def main() -> None:
     with left:
         with st.container(border=True):
             data_settings()
-            model_settings()
+            model_settings(devices)
             store_settings()
         structure = show_structure()
         start_controls(structure)

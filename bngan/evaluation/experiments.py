@@ -697,8 +697,7 @@ def markdown_table(groups: Sequence[dict], methods: Sequence[str]) -> str:
     prefix = len(groups) > 1
     header = ["method"] + [h for g in groups for h in table_headers(g, prefix)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    best = {(i, key): max((float(np.mean(e["values"][key])) for e in g["methods"].values()), default=None)
-            for i, g in enumerate(groups) for key in column_keys(g["minority"])}
+    best = {(i, key): _best_mean(g, key) for i, g in enumerate(groups) for key in column_keys(g["minority"])}
     for method in methods:
         row = [method]
         for i, group in enumerate(groups):
@@ -708,9 +707,17 @@ def markdown_table(groups: Sequence[dict], methods: Sequence[str]) -> str:
                     row.append("—")
                 else:
                     top = best[i, key] is not None and np.isclose(np.mean(entry["values"][key]), best[i, key])
-                    row.append(format_cell(entry, key, bool(top and len(group["methods"]) > 1)))
+                    row.append(format_cell(entry, key, bool(top)))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _best_mean(group: Mapping, key: str) -> float | None:
+    """The highest mean of a column, or None when there is no winner to mark (one row, or all rows tie)."""
+    means = [float(np.mean(e["values"][key])) for e in group["methods"].values()]
+    if len(means) < 2 or np.allclose(means, means[0]):
+        return None
+    return max(means)
 
 
 def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
@@ -761,11 +768,12 @@ def legend(results: Mapping) -> str:
               f"{config.classifier_steps} steps" if config.classifier_steps else
               f"{CLASSIFIER_EPOCHS_EQUIVALENT} epochs of the imbalanced split, as steps, for every row")
     folds = max((len(e["folds"]) for g in results["groups"] for e in g["methods"].values()), default=0)
+    gans = [m for m in config.methods if is_gan(m)]
+    gan = f"GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); " if gans else ""
     return (f"Mean ± std over {folds} fold(s) (independent seeded draws of the imbalanced training set; "
             f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
             f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "
-            f"over folds, 95%). CNN budget: {budget}; GAN rows: {config.gan_steps} steps "
-            f"({config.gan_preset} preset); sampling strategy: {config.sampling_strategy}.")
+            f"over folds, 95%). CNN budget: {budget}; {gan}sampling strategy: {config.sampling_strategy}.")
 
 
 def results_csv(results: Mapping) -> str:
@@ -872,6 +880,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for sharing (other shards, other users)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
