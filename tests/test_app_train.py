@@ -114,6 +114,17 @@ def test_settings_survive_a_visit_to_another_page() -> None:
     assert at.number_input(key="train_steps").value == 123
 
 
+def test_minority_classes_follow_the_data_set() -> None:
+    at = open_train_page()
+    at.selectbox(key="train_dataset").set_value("dsprites").run()
+    box = at.multiselect(key="train_minority")
+    assert box.options == ["0 · square", "1 · ellipse", "2 · heart"] and box.value == [2]
+    at.multiselect(key="train_minority").set_value([0, 2]).run()
+    at.selectbox(key="train_dataset").set_value("digits").run()
+    assert at.multiselect(key="train_minority").value == [0, 2]
+    assert not at.error
+
+
 def test_invalid_structure_disables_start_with_the_reason() -> None:
     at = open_train_page()
     data = at.session_state[state.STATE_KEY]

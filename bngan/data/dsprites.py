@@ -46,14 +46,14 @@ HEART_CENTRE = 0.118  # the curve's bounding box centre (y, curve units): the po
 RandomState = np.random.Generator | np.random.RandomState | int | None
 
 
-def _as_rng(rng: RandomState) -> np.random.Generator | np.random.RandomState:
+def as_rng(rng: RandomState) -> np.random.Generator | np.random.RandomState:
     """An RNG object; an int or None seeds a fresh ``Generator``."""
     if isinstance(rng, np.random.Generator | np.random.RandomState):
         return rng
     return np.random.default_rng(rng)
 
 
-def _randint(rng: np.random.Generator | np.random.RandomState, high: int, size: int) -> np.ndarray:
+def randint(rng: np.random.Generator | np.random.RandomState, high: int, size: int) -> np.ndarray:
     """Integers in [0, high) from either numpy RNG API (disentanglement_lib passes ``RandomState``)."""
     if isinstance(rng, np.random.RandomState):
         return rng.randint(high, size=size)
@@ -134,8 +134,8 @@ def render_direct(factor_indices: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def sample_factors(n: int, rng: RandomState = None) -> np.ndarray:
     """``n`` uniform random factor combinations ``(n, 5)`` (int64)."""
-    rng = _as_rng(rng)
-    return np.stack([_randint(rng, size, n) for size in FACTOR_SIZES], axis=1).astype(np.int64)
+    rng = as_rng(rng)
+    return np.stack([randint(rng, size, n) for size in FACTOR_SIZES], axis=1).astype(np.int64)
 
 
 def factor_values(factor_indices: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bngan.checkpoint import atomic_write_bytes
 from bngan.device import resolve_device
 
 ENV_CACHE_DIR = "BNGAN_CACHE_DIR"
@@ -283,16 +283,8 @@ def _train_judge(dataset_name: str, image_size: int | None, device: torch.device
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: a crash never leaves half a judge."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """A crash never leaves half a judge: the checkpoint module's temp-file-and-rename write."""
+    atomic_write_bytes(path, lambda handle: torch.save(obj, handle))
 
 
 def _load_judge(path: Path, device: torch.device) -> PaperCNN | None:

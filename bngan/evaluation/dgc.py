@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
+from bngan.evaluation.classifier import as_image_tensor
+
 LATENT_DIM = 64
 IMAGE_SIZE = 28
 BASE_CHANNELS = (128, 256, 512, 1024)  # encoder convs at width 1.0; the decoder uses the top three reversed
@@ -496,14 +498,7 @@ def to_images(images: Any) -> torch.Tensor:
     """``(N, C, 28, 28)`` float32 in [0, 1] on the CPU from a tensor or array ``(N, [C,] H, W)``."""
     if hasattr(images, "images") and isinstance(images.images, torch.Tensor):
         images = images.images
-    x = images.detach().cpu() if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
-    if x.dtype == torch.uint8:
-        x = x.float() / 255.0
-    x = x.float()
-    if x.ndim == 3:
-        x = x.unsqueeze(1)
-    if x.ndim != 4:
-        raise ValueError(f"images must be (N, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
+    x = as_image_tensor(images.detach().cpu() if isinstance(images, torch.Tensor) else np.asarray(images))
     if x.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE):
         from bngan.data.datasets import resize
 

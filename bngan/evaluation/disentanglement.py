@@ -21,24 +21,12 @@ import numpy as np
 import sklearn.metrics
 import torch
 
-RandomState = np.random.Generator | np.random.RandomState | int | None
+from bngan.data.dsprites import RandomState, as_rng, randint
+
 RepresentationFn = Callable[[Any], Any]
 
 PRUNE_STD = 0.05  # Kim & Mnih's threshold (disentanglement_lib's study configs: prune_dims.threshold = 0.05)
 IMAGES_PER_CALL = 4096
-
-
-def _as_rng(random_state: RandomState) -> np.random.Generator | np.random.RandomState:
-    """One RNG for the whole computation (an int or None seeds a fresh ``Generator`` once)."""
-    if isinstance(random_state, np.random.Generator | np.random.RandomState):
-        return random_state
-    return np.random.default_rng(random_state)
-
-
-def _randint(rng: np.random.Generator | np.random.RandomState, high: int, size: int) -> np.ndarray:
-    if isinstance(rng, np.random.RandomState):
-        return rng.randint(high, size=size)
-    return rng.integers(high, size=size)
 
 
 def _to_numpy(codes: Any) -> np.ndarray:
@@ -77,7 +65,7 @@ def _votes(representation_fn: RepresentationFn, ground_truth_data: Any, batch_si
     num_factors = ground_truth_data.num_factors
     votes = np.zeros((num_factors, int(active.sum())), dtype=np.int64)
     # All draws up front, so the votes do not depend on images_per_call.
-    fixed = _randint(rng, num_factors, num_votes)
+    fixed = randint(rng, num_factors, num_votes)
     factors = np.asarray(ground_truth_data.sample_factors(num_votes * batch_size, rng))
     factors = factors.reshape(num_votes, batch_size, -1)
     rows = np.arange(num_votes)
@@ -104,7 +92,7 @@ def factor_vae_score(representation_fn: RepresentationFn, ground_truth_data: Any
     Chance level is ``1 / num_factors``. ``num_active_dims`` counts the unpruned dimensions
     (disentanglement_lib reports the total number instead).
     """
-    rng = _as_rng(random_state)
+    rng = as_rng(random_state)
     global_variances = _global_variances(representation_fn, ground_truth_data, num_variance_estimate, rng,
                                          images_per_call)
     active = np.sqrt(global_variances) >= prune_std
@@ -160,7 +148,7 @@ def mig_score(representation_fn: RepresentationFn, ground_truth_data: Any, rando
               num_train: int = 10000, num_bins: int = 20, images_per_call: int = IMAGES_PER_CALL
               ) -> dict[str, Any]:
     """The Mutual Information Gap (Chen et al. 2018) as disentanglement_lib computes it (histogram bins)."""
-    rng = _as_rng(random_state)
+    rng = as_rng(random_state)
     factors = np.asarray(ground_truth_data.sample_factors(num_train, rng))
     codes = represent(representation_fn, ground_truth_data, factors, rng, images_per_call)
     return mig_from_codes(codes, factors, num_bins)
