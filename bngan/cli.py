@@ -130,6 +130,29 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    """Name codes after looking at their traversals: rewrites the labels in the checkpoint (atomically)."""
+    import json as _json
+
+    from bngan.checkpoint import load_checkpoint, save_checkpoint
+    from bngan.structure import LatentStructure
+
+    data = load_checkpoint(args.checkpoint)
+    labels = {}
+    for item in args.labels.split(","):
+        index, _, name = item.partition("=")
+        if not index.strip().isdigit() or not name.strip():
+            raise UsageError(f"--labels takes 1=thickness,2=rotation; got {item!r}")
+        labels[int(index)] = name.strip()
+    structure = LatentStructure.from_json(data["structure"]).with_labels(labels)
+    config = _json.loads(data["config"])
+    config["structure"] = structure.to_dict()
+    data.update(structure=structure.to_json(), config=_json.dumps(config, indent=2))
+    save_checkpoint(args.checkpoint, {k: v for k, v in data.items() if k not in ("format", "version")})
+    print(f"labels of {args.checkpoint}: {structure.labels}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from bngan import bench
 
@@ -190,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.add_argument("--device", default="cpu")
     traverse.add_argument("--out", required=True)
     traverse.set_defaults(func=cmd_traverse)
+
+    label = sub.add_parser("label", help="name the codes of a trained model",
+                           description="Name codes after looking at their traversals (rewrites the checkpoint).")
+    label.add_argument("--checkpoint", required=True)
+    label.add_argument("--labels", required=True, help="e.g. 1=rotation,2=thickness")
+    label.set_defaults(func=cmd_label)
 
     bench = sub.add_parser("bench", help="benchmarks and experiments (bench --help)", add_help=False)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)

@@ -221,6 +221,21 @@ def test_sidebar_shows_the_running_job_on_every_page_and_stops_it() -> None:
     assert not any("running with its own copy" in i for i in texts(after.info))
 
 
+def test_the_job_in_the_url_is_the_one_shown() -> None:
+    reg = registry.get_registry()
+    older = reg.start("train", "older run", lambda job: None)
+    older.thread.join(10)
+    newer = reg.start("train", "newer run", lambda job: None)
+    newer.thread.join(10)
+    assert reg.latest("train") is newer
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["job"] = older.id  # a refresh of a tab that followed the older job
+    at.run()
+    assert any("older run" in m.value for m in at.sidebar.markdown)
+    assert not any("newer run" in m.value for m in at.sidebar.markdown)
+    assert any("newer run" in m.value for m in fresh_session().sidebar.markdown)  # no URL: the latest
+
+
 def test_stop_twice_says_already_stopping() -> None:
     import threading
 

@@ -98,6 +98,10 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     page.locator(SIDEBAR).get_by_role("link", name="Train", exact=True).click()
     wait_until(lambda: main_step(page), "the job view again")
     assert job_id(page) == running
+    assert f"job={running}" in page.url
+    page.reload()  # a refresh empties the session; the URL and the process-wide registry find the job
+    wait_until(lambda: main_step(page), "the job view after a refresh")
+    assert job_id(page) == running
 
     page.locator(MAIN).get_by_role("button", name="Stop").click()
     done = page.locator(f"{MAIN} [data-testid=stAlert]").filter(has_text="Checkpoint:")
@@ -112,7 +116,10 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     page.locator(f"{MAIN} [data-testid=stImage]").first.evaluate("e => e.scrollIntoView({block: 'center'})")
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts_dir / "train-stopped-samples.png"))
-    with page.expect_download() as info:
+    # the download is deferred (the server reads the file on click) and bound to the run that drew the
+    # button: let the reruns that follow the job's end settle first
+    page.wait_for_timeout(1500)
+    with page.expect_download(timeout=60_000) as info:
         download.click()
     saved = Path(info.value.path())
     assert saved.stat().st_size > 100_000 and info.value.suggested_filename == f"bngan-{running}.pt"
