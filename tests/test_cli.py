@@ -94,3 +94,22 @@ def test_help_on_every_command(command, capsys):
 def test_bench_lists_its_benchmarks(capsys):
     assert main(["bench", "--help"]) == 0
     assert "speed" in capsys.readouterr().out
+
+
+def test_label_names_codes_and_keeps_the_weights(run_dir, tmp_path, capsys):
+    import shutil
+
+    import torch
+
+    from bngan.training import TrainedModel
+
+    path = tmp_path / "checkpoint.pt"
+    shutil.copy(run_dir / "checkpoint.pt", path)
+    before = TrainedModel.load(path)
+    assert main(["label", "--checkpoint", str(path), "--labels", "1=thickness,3=both"]) == 0
+    after = TrainedModel.load(path)
+    assert after.structure.labels == {1: "thickness", 3: "both"} and after.config.structure_obj().label(3) == "both"
+    for a, b in zip(before.generator.state_dict().values(), after.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    assert main(["label", "--checkpoint", str(path), "--labels", "9=x"]) == 2
+    assert "out of range" in capsys.readouterr().err
