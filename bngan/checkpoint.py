@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     source = Path(path)
     if not source.is_file():
         raise CheckpointError(f"no checkpoint at {source}")
+    if not zipfile.is_zipfile(source):  # torch.save writes a zip archive; anything else is not ours
+        raise CheckpointError(f"{source} is not a readable bngan checkpoint (not a PyTorch file)")
     try:
         data = torch.load(source, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or unsafe files

@@ -13,8 +13,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bngan.training import StepEvent, Trainer
+if TYPE_CHECKING:  # run folders are listed by the app before torch is imported
+    from bngan.training import StepEvent, Trainer
 
 CHECKPOINT = "checkpoint.pt"
 ENV_RUNS_DIR = "BNGAN_RUNS_DIR"

@@ -116,7 +116,8 @@ def choose_model() -> tuple[str, TrainedModel] | None:
     server_cap = int(st.get_option("server.maxUploadSize"))
     if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
         st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a checkpoint "
-                   "is about 11 MB (fast preset). Larger ones: put the run folder under the runs folder.")
+                   "is a few MB (11 MB for a fast-preset run). Larger ones: put the run folder under the "
+                   "runs folder, where the menu above finds it.")
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error, icon=":material/error:")

@@ -11,12 +11,13 @@ not pay that price before anyone has started a job: :func:`peek_registry` answer
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
+
+from bngan.runs import default_runs_dir
 
 if TYPE_CHECKING:
     from bngan.jobs import Job, JobRegistry
@@ -27,10 +28,8 @@ _LOCK = threading.Lock()
 
 
 def runs_dir() -> Path:
-    """Where the app's runs go: ``$BNGAN_RUNS_DIR`` or ``./runs``, as :func:`bngan.runs.default_runs_dir`
-    (restated here because importing :mod:`bngan.runs` imports torch; read each time, so tests can point it
-    away)."""
-    return Path(os.environ.get("BNGAN_RUNS_DIR") or "runs")
+    """Where the app's runs go (read each time, so tests can point it away)."""
+    return default_runs_dir()
 
 
 @st.cache_resource(show_spinner=False)

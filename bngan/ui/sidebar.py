@@ -63,11 +63,13 @@ def state_badge(state: str) -> str:
 
 def stop_job(job: Job) -> str:
     """Stop ``job`` and say what happened; a second press while it stops says so instead of pretending."""
+    after = ("it saves a checkpoint after the current step" if job.kind == "train"
+             else "it stops after the current cell; finished cells stay on disk")
     if job.state == "stopping":
-        return f"Job {job.id} is already stopping: it saves a checkpoint after the current step."
+        return f"Job {job.id} is already stopping: {after}."
     if not job.stop():
         return f"Job {job.id} is already {job.state}."
-    return f"Stopping job {job.id}: it saves a checkpoint after the current step."
+    return f"Stopping job {job.id}: {after}."
 
 
 def _on_stop(job_id: str) -> None:
