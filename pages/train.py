@@ -37,7 +37,7 @@ DATASETS = {
 }
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "data_dir": "", "profile": "minority", "minority": [8, 9], "ir": 10.0,
-    "preset": "fast", "lambda_reg": 1.0, "reg_mode": "paper", "schedule": "steps", "steps": 1000,
+    "preset": "fast", "lambda_reg": 0.1, "reg_mode": "paper", "schedule": "steps", "steps": 1000,
     "epochs": 5.0, "device": "auto", "seed": 0, "batch_size": 64, "sample_every": 50,
     "checkpoint_every": 500, "code_prior": "normal",
 }
