@@ -48,7 +48,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def in_app(runs: Path, steps: int, chromium: str) -> Path:
+def in_app(runs: Path, steps: int, chromium: str, screenshot: Path | None = None) -> Path:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -79,6 +79,9 @@ def in_app(runs: Path, steps: int, chromium: str) -> Path:
                     break
                 time.sleep(1.0)
             time.sleep(2)  # the final checkpoint is written after the last step
+            if screenshot is not None:
+                time.sleep(3)  # the live view redraws once more from the final checkpoint
+                page.screenshot(path=str(screenshot), full_page=True)
             browser.close()
         return next(runs.glob("*/checkpoint.pt")).parent
     finally:
@@ -90,9 +93,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bngan bench app", description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--chromium", default=os.environ.get("BNGAN_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--screenshot", type=Path, help="save a full-page screenshot of the finished run here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        app_run = in_app(Path(tmp) / "runs", args.steps, args.chromium)
+        app_run = in_app(Path(tmp) / "runs", args.steps, args.chromium, args.screenshot)
         app_rate = folder_rate(app_run)
         rates = [headless(app_run / "config.json", Path(tmp) / f"headless{i}") for i in range(2)]
     base = sum(rates) / len(rates)
