@@ -11,12 +11,18 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# The server inherits this environment: runs go to a temporary folder (never into the repository) and
+# training uses one thread (the machine's 2 cores are shared with the browser and the test process).
+os.environ.setdefault("BNGAN_RUNS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-runs-"))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"

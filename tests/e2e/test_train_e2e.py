@@ -1,23 +1,18 @@
 """The Train page in a real browser: start a digits run, watch it live, leave and come back, stop it.
 
 The server (tests/e2e/conftest.py) inherits this process's environment, so the runs go to a tmp folder
-(``BNGAN_RUNS_DIR``, set at import, before the session's server starts) and training uses one thread.
+(``BNGAN_RUNS_DIR``, set by the conftest before the server starts) and training uses one thread.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("BNGAN_RUNS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-runs-"))
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # the machine's 2 cores are shared
 
 pytestmark = pytest.mark.e2e
 

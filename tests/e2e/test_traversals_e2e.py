@@ -8,14 +8,10 @@ before the session's server starts); a bundled default model, when present, is l
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("BNGAN_RUNS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-runs-"))
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 pytestmark = pytest.mark.e2e
 
