@@ -1,6 +1,8 @@
 """bngan app entry point: ``streamlit run app.py``.
 
-Only the navigation lives here; each page is its own file under ``pages/``. Pages that do not exist yet are
+Only the navigation lives here; each page is its own file under ``app_pages/`` (not ``pages/``: Streamlit
+would also serve a ``pages/`` folder on its own, without this file's navigation, to a first visitor of a
+page URL). Pages that do not exist yet are
 left out of the menu, so the app runs while the project grows. Nothing heavy (torch) is imported here: the
 app must start instantly, and pages import what they need when they are opened.
 """
@@ -16,11 +18,11 @@ from bngan.ui.sidebar import render_job_sidebar
 ROOT = Path(__file__).resolve().parent
 # (page file relative to this file, menu title, icon), in menu order
 PAGES = (
-    ("pages/structure.py", "Structure", ":material/account_tree:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-    ("pages/traversals.py", "Traversals", ":material/view_comfy:"),
-    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
-    ("pages/disentanglement.py", "Disentanglement", ":material/scatter_plot:"),
+    ("app_pages/structure.py", "Structure", ":material/account_tree:"),
+    ("app_pages/train.py", "Train", ":material/model_training:"),
+    ("app_pages/traversals.py", "Traversals", ":material/view_comfy:"),
+    ("app_pages/evaluate.py", "Evaluate", ":material/analytics:"),
+    ("app_pages/disentanglement.py", "Disentanglement", ":material/scatter_plot:"),
 )
 
 

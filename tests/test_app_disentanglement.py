@@ -14,7 +14,7 @@ from bngan.evaluation import disentangle_experiment as dx
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-PAGE = "pages/disentanglement.py"
+PAGE = "app_pages/disentanglement.py"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from bngan.ui import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-PAGE = "pages/evaluate.py"
+PAGE = "app_pages/evaluate.py"
 
 
 @pytest.fixture(autouse=True)

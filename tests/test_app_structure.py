@@ -98,10 +98,20 @@ def test_latent_without_parent_is_reported(app: AppTest) -> None:
     assert any("c3'" in e and "no parent" in e for e in errors(at))
 
 
-def test_locked_structure_shows_that_the_job_uses_a_copy(app: AppTest) -> None:
-    app.session_state[state.LOCK_KEY] = True
+def test_locked_structure_shows_that_the_job_uses_a_copy(app: AppTest, tmp_path, monkeypatch) -> None:
+    from bngan.config import TrainConfig
+    from bngan.ui import registry
+
+    monkeypatch.setenv("BNGAN_RUNS_DIR", str(tmp_path))
+    job = registry.get_registry().start_training(TrainConfig(steps=10**6, batch_size=8, device="cpu"))
+    try:
+        app.run()
+        assert any("next run" in i.value for i in app.info)
+    finally:
+        job.stop()
+        job.thread.join(timeout=60)
     app.run()
-    assert any("next run" in i.value for i in app.info)
+    assert not any("next run" in i.value for i in app.info)
 
 
 def test_invalid_json_upload_errors_and_keeps_the_structure(app: AppTest) -> None:

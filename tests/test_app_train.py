@@ -28,7 +28,7 @@ from bngan.ui.sidebar import format_duration, progress_text, stop_job
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-TRAIN = "pages/train.py"
+TRAIN = "app_pages/train.py"
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +109,7 @@ def test_settings_structure_and_start_are_shown() -> None:
 def test_settings_survive_a_visit_to_another_page() -> None:
     at = open_train_page()
     at.number_input(key="train_steps").set_value(123).run()
-    at.switch_page("pages/structure.py").run()
+    at.switch_page("app_pages/structure.py").run()
     at.switch_page(TRAIN).run()
     assert at.number_input(key="train_steps").value == 123
 
@@ -148,7 +148,6 @@ def test_bad_settings_show_the_config_error() -> None:
 def test_tiny_job_finishes_then_resumes(runs_dir: Path) -> None:
     at = start(open_train_page(), steps=6)
     assert any("Started job" in s for s in texts(at.success))
-    assert at.session_state[state.LOCK_KEY] is True  # the Structure page says the job uses a copy
     at = wait_for(at, in_state("finished"), "the job to finish")
     done = next(s for s in texts(at.success) if "finished after 6 steps" in s)
     checkpoint = Path(done.split("`")[1])
@@ -157,7 +156,7 @@ def test_tiny_job_finishes_then_resumes(runs_dir: Path) -> None:
     assert at.download_button(key="train_download").label == "Download checkpoint"
     assert len(at.image) == 1  # the per-class sample grid
     assert {c.key for c in at.get("plotly_chart")} == {"train_losses", "train_bn_fit"}
-    assert at.run().session_state[state.LOCK_KEY] is False  # the lock is refreshed on every run
+    assert not state.structure_locked()  # derived from the registry: over once the job is
 
     at.number_input(key="train_more_steps").set_value(3)
     at.button(key="train_resume").click().run()

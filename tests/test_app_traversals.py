@@ -14,7 +14,7 @@ from bngan.ui.images import MINORITY_COLOR, class_grid, labelled_grid, labelled_
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-PAGE = "pages/traversals.py"
+PAGE = "app_pages/traversals.py"
 
 
 @pytest.fixture(scope="module")

@@ -69,8 +69,10 @@ def in_app(runs: Path, steps: int, chromium: str, screenshot: Path | None = None
                                         args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/train")
-            page.get_by_label("Steps").fill(str(steps))
-            page.get_by_label("Steps").press("Enter")
+            steps_field = page.get_by_label("Steps", exact=True)
+            steps_field.fill(str(steps))
+            steps_field.press("Enter")
+            time.sleep(2)  # let the rerun register the value before pressing Start
             page.get_by_role("button", name="Start training").click()
             deadline = time.time() + 1800
             while time.time() < deadline:

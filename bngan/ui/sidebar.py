@@ -1,7 +1,7 @@
 """The job panel in the sidebar of every page: what runs, how far it is, and a Stop button.
 
 A training run takes minutes; the user wanders to the Structure or Traversals page meanwhile and must still
-see it, and be able to stop it, from there. The panel refreshes itself once a second (a fragment) only while
+see it, and be able to stop it, from there. The panel refreshes itself every two seconds (a fragment) only while
 a job is active, and falls back to a static panel once the job is over, so an idle app does no polling.
 It also keeps the Structure page's lock in step with the job (the running job trains on its own copy).
 """
@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from bngan.ui import registry
-from bngan.ui.state import LOCK_KEY
 
 if TYPE_CHECKING:
     from bngan.jobs import Job
 
-TRAIN_PAGE = "pages/train.py"
+TRAIN_PAGE = "app_pages/train.py"
 STOP_MESSAGE_KEY = "sidebar_stop_message"  # (job id, text) of the last Stop press, shown under the button
-REFRESH_S = 1.0
+REFRESH_S = 2.0
 STATE_COLORS = {"starting": "blue", "running": "blue", "paused": "orange", "stopping": "orange",
                 "stopped": "gray", "finished": "green", "failed": "red"}
 
@@ -104,7 +103,6 @@ _live_panel = st.fragment(run_every=REFRESH_S)(render_panel)
 def render_job_sidebar() -> None:
     """On every page: the job this session follows (or the active/latest one), live while it runs."""
     job = registry.current_job(kind=None)
-    st.session_state[LOCK_KEY] = bool(job is not None and job.kind == "train" and job.active)
     with st.sidebar:
         st.subheader("Job", divider="gray")
         if job is None:

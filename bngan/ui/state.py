@@ -17,7 +17,6 @@ import streamlit as st
 from bngan.structure import LatentStructure, StructureError, find_problems
 
 STATE_KEY = "structure"  # {k, edges: [[parent, child], ...], labels: {i: label}}
-LOCK_KEY = "structure_locked"  # set by the Train page while a job runs on a copy of the structure
 ACK_KEY = "structure_ack"  # seq of the last drawing edit stored (the editor keeps its drawing until then)
 TABLE_ROWS_KEY = "structure_table_rows"  # the edge table's base rows; its widget holds the edits on top
 TABLE_VERSION_KEY = "structure_table_version"  # bumped to give the table a fresh widget after outside edits
@@ -120,7 +119,11 @@ def structure_problems() -> list[StructureError]:
 
 def structure_locked() -> bool:
     """True while a training job runs: it uses its own copy, so edits only affect the next run."""
-    return bool(st.session_state.get(LOCK_KEY))
+    from bngan.ui.registry import peek_registry  # derived from the registry, never stored
+
+    registry = peek_registry()
+    job = registry.active() if registry is not None else None
+    return job is not None and job.kind == "train"
 
 
 # edge table ---------------------------------------------------------------------------------------------

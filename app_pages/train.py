@@ -2,7 +2,7 @@
 
 The page never trains anything itself: Start hands a validated TrainConfig to the process-wide job registry,
 which trains in a background thread, and the page only reads job snapshots. The live part is a fragment
-that refreshes once a second while the job is active and is drawn statically once it is over. Teaching
+that refreshes every two seconds while the job is active and is drawn statically once it is over. Teaching
 controls in the spirit of GAN Lab (pause, single discriminator/generator steps, slow motion) act on the job.
 """
 
@@ -47,7 +47,8 @@ REG_MODES = {
     "infogan": "infogan: c' = c only (no structure)",
 }
 ACTIVE = ("starting", "running", "paused", "stopping")
-CHART_REFRESH_S = 2.5  # live charts are rebuilt at most this often
+LIVE_REFRESH_S = 2.0  # the live view reruns this often: each rerun takes the GIL from the training thread
+CHART_REFRESH_S = 5.0  # live charts are rebuilt at most this often
 DATA_FIX = (
     "**How to fix:** the data files were not found. Set the environment variable `BNGAN_DATA_DIR` to the "
     "folder that holds them (MNIST / FashionMNIST in torchvision's layout) and restart the app, or choose "
@@ -210,7 +211,7 @@ def show_structure() -> LatentStructure | None:
             st.markdown(structure_summary(structure))
         if state.structure_locked():
             st.caption("The running job trains on its own copy: edits apply to the next run.")
-        st.page_link("pages/structure.py", label="Edit the structure", icon=":material/account_tree:")
+        st.page_link("app_pages/structure.py", label="Edit the structure", icon=":material/account_tree:")
     return structure
 
 
@@ -246,7 +247,6 @@ def start_job(config: TrainConfig, resume_from: str | None = None) -> None:
                                         "for it to finish.")
         return
     registry.remember_job(job.id)
-    st.session_state[state.LOCK_KEY] = True
     verb = "Resumed" if resume_from else "Started"
     st.session_state[NOTICE_KEY] = ("success", f"{verb} job {job.id}: {job.title}.")
 
@@ -469,7 +469,7 @@ def samples(job: Job, snapshot: Mapping) -> None:
 
 
 def job_view(job: Job, live: bool) -> None:
-    """Everything about one job; when ``live`` it is a fragment body that reruns every second."""
+    """Everything about one job; when ``live`` it is a fragment body that reruns every LIVE_REFRESH_S."""
     snapshot = job.snapshot()
     if live and snapshot["state"] not in ACTIVE:
         st.rerun()  # the job just ended: redraw the page once, statically
@@ -494,7 +494,7 @@ def job_view(job: Job, live: bool) -> None:
                    "linear coefficients of each parent.")
 
 
-_live_view = st.fragment(run_every=1.0)(job_view)
+_live_view = st.fragment(run_every=LIVE_REFRESH_S)(job_view)
 
 
 def main() -> None:
@@ -515,7 +515,6 @@ def main() -> None:
         start_controls(structure)
     with right:
         job = registry.current_job("train")
-        st.session_state[state.LOCK_KEY] = bool(job is not None and job.active)  # as the sidebar does
         if job is None:
             st.info("No training job yet. Choose the settings and press **Start training**; the digits data "
                     "set with the fast preset shows recognisable samples within a minute or two on a CPU.")
