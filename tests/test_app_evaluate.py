@@ -7,13 +7,14 @@ Each test gets its own runs folder (so its own registry) and results folder, and
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from app_helpers import open_page as open_page_at
+from app_helpers import stop_all_jobs, wait_for
 from streamlit.testing.v1 import AppTest
 
 from bngan.ui import registry
@@ -30,28 +31,11 @@ def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BNGAN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("BNGAN_RESULTS_DIR", str(tmp_path / "results"))
     yield tmp_path / "results"
-    reg = registry.peek_registry()
-    if reg is not None:
-        for job in list(reg.jobs.values()):
-            job.stop()
-            if job.thread is not None:
-                job.thread.join(timeout=30)
+    stop_all_jobs()
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    return at.switch_page(PAGE).run()
-
-
-def wait_for(at: AppTest, condition: Callable[[AppTest], bool], what: str, timeout_s: float = 60) -> AppTest:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if condition(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    return open_page_at(PAGE)
 
 
 def table_methods(at: AppTest) -> list[str]:

@@ -7,12 +7,13 @@ The chart and picture helpers the page uses are checked here too, as plain funct
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from app_helpers import open_page as open_page_at
+from app_helpers import stop_all_jobs, wait_for
 from streamlit.testing.v1 import AppTest
 
 from bngan.ui import registry, state
@@ -38,29 +39,11 @@ def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "runs"
     monkeypatch.setenv("BNGAN_RUNS_DIR", str(folder))
     yield folder
-    reg = registry.peek_registry()
-    if reg is not None:
-        for job in list(reg.jobs.values()):
-            job.stop()
-            if job.thread is not None:
-                job.thread.join(timeout=30)
+    stop_all_jobs()
 
 
 def open_train_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    return at.switch_page(TRAIN).run()
-
-
-def wait_for(at: AppTest, condition: Callable[[AppTest], bool], what: str, timeout_s: float = 60) -> AppTest:
-    """Rerun the page until ``condition`` holds (the job runs in a thread; the page only reads it)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if condition(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    return open_page_at(TRAIN)
 
 
 def badge(at: AppTest) -> str:
