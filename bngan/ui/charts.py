@@ -73,7 +73,7 @@ def loss_figure(history: Sequence[Mapping[str, float]], max_points: int = MAX_PO
 def bn_fit_figure(bn_fit: Sequence[Mapping] | None) -> go.Figure:
     """How well each latent code follows the network: R² and σ² of its local linear-Gaussian model, and the
     learned weight of each parent (the numbers the regulariser pulls towards the drawn structure)."""
-    titles = ("R² (explained by parents)", "σ² (residual)", "learned parent weights")
+    titles = ("R² by parents", "σ² residual", "learned parent weights")
     fig = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], subplot_titles=titles,
                         vertical_spacing=0.2, horizontal_spacing=0.12)
     rows = list(bn_fit or [])
