@@ -7,12 +7,15 @@ structure is re-validated on every run with every problem listed.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, latent, observed
 from bngan.ui import state
-from bngan.ui.dag_editor import dag_editor
+from bngan.ui.dag_editor import dag_editor, edge_key
 
 EXPLANATION = """
 **What an edge means.** An edge `parent → ci'` says that the latent code `ci'` (what the discriminator reads
@@ -110,6 +113,31 @@ def import_export(structure: dict) -> None:
     )
 
 
+def learned_fit(structure: dict) -> tuple[dict[str, float] | None, dict[str, dict] | None, str | None]:
+    """The local weights, σ² and R² a training job learned for this very structure (edge width ∝ |w|).
+
+    Shown only when the latest training job trained on the structure being edited; after an edit the
+    numbers would describe another graph, so they disappear.
+    """
+    from bngan.ui.registry import current_job
+
+    job = current_job("train")
+    snapshot = job.snapshot() if job is not None else None
+    if not snapshot or not snapshot.get("bn_fit") or job_structure(job) != sorted(map(tuple, structure["edges"])):
+        return None, None, None
+    weights = {edge_key(parent, row["latent"]): w for row in snapshot["bn_fit"] for parent, w in row["weights"].items()}
+    stats = {row["latent"]: {"sigma2": row["sigma2"], "r2": row["r2"]} for row in snapshot["bn_fit"]}
+    return weights, stats, (f"Edge widths and node tooltips: the weights, σ² and R² learned by job {job.id} "
+                            f"at step {snapshot['step']} ({snapshot['state']}).")
+
+
+def job_structure(job) -> list[tuple[str, str]] | None:
+    """The edges the job trains on, from its run folder's structure.json (no torch needed)."""
+    if job.folder is None or not (Path(job.folder) / "structure.json").exists():
+        return None
+    return sorted(tuple(e) for e in json.loads((Path(job.folder) / "structure.json").read_text())["edges"])
+
+
 def main() -> None:
     state.prepare_widgets()
     structure = state.get_structure()
@@ -127,10 +155,14 @@ def main() -> None:
 
     left, right = st.columns([3, 2], gap="large")
     with left:
+        weights, stats, source = learned_fit(structure)
         dag_editor(
-            structure["k"], structure["edges"], structure["labels"], problems=problems,
-            ack=st.session_state.get(state.ACK_KEY, 0), on_edit=state.on_drawing_edit, key="structure_dag",
+            structure["k"], structure["edges"], structure["labels"], problems=problems, weights=weights,
+            latent_stats=stats, ack=st.session_state.get(state.ACK_KEY, 0), on_edit=state.on_drawing_edit,
+            key="structure_dag",
         )
+        if source:
+            st.caption(source)
         show_validation(structure, problems)
         with st.expander("What do the edges mean?"):
             st.markdown(EXPLANATION)

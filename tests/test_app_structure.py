@@ -242,3 +242,22 @@ def test_editor_data_carries_problems_weights_and_stats() -> None:
     assert data["weights"] == {"c1->c1'": 0.8}
     assert data["latent_stats"] == {"c1'": {"sigma2": 0.1, "r2": 0.9}}
     json.dumps(data)  # must travel as JSON
+
+
+def test_learned_weights_of_a_finished_job_are_drawn_on_the_same_structure(app: AppTest, tmp_path, monkeypatch):
+    """After training, the graph shows the local weights (edge width ∝ |w|) of that job's structure."""
+    from bngan.config import TrainConfig
+    from bngan.structure import LatentStructure
+    from bngan.ui import registry
+
+    monkeypatch.setenv("BNGAN_RUNS_DIR", str(tmp_path))
+    structure = LatentStructure.preset("entangled", 3)
+    job = registry.get_registry().start_training(
+        TrainConfig(steps=2, batch_size=8, sample_every=1, device="cpu", structure=structure.to_dict()))
+    job.thread.join(timeout=120)
+    app.session_state["structure"] = {"k": 3, "edges": [list(e) for e in structure.edges], "labels": {}}
+    app.run()
+    assert any(f"job {job.id}" in c.value for c in app.caption)
+    app.session_state["structure"] = {"k": 3, "edges": [list(e) for e in structure.edges[:3]], "labels": {}}
+    app.run()  # another graph: the learned numbers would describe a different network
+    assert not any(f"job {job.id}" in c.value for c in app.caption)

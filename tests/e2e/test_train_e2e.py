@@ -118,3 +118,8 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
         download.click()
     saved = Path(info.value.path())
     assert saved.stat().st_size > 100_000 and info.value.suggested_filename == f"bngan-{running}.pt"
+    # back on the Structure page, the drawn network shows what the stopped job learned
+    page.locator(SIDEBAR).get_by_role("link", name="Structure", exact=True).click()
+    page.locator(MAIN).get_by_text(f"learned by job {running}").wait_for()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(artifacts_dir / "structure-learned-weights.png"))
