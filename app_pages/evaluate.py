@@ -308,6 +308,13 @@ def live_view(job: Job, folder: Path, live: bool) -> None:
 _live = st.fragment(run_every=REFRESH_S)(live_view)
 
 
+def shipped_tables() -> None:
+    """The Table 1 runs committed with the project (``results/table1-*``, measured on CPU; see RESULTS.md)."""
+    for table in sorted(Path("results").glob("table1-*/table.md")):
+        with st.expander(f"Committed result: {table.parent.name} (CPU budget, see RESULTS.md)"):
+            st.markdown(table.read_text())
+
+
 def results_panel() -> None:
     """The followed evaluation job (live while it runs) or any earlier comparison from disk."""
     job = registry.current_job("evaluate")
@@ -318,6 +325,7 @@ def results_panel() -> None:
     if not folders:
         st.info(f"No comparison yet. Choose the settings and press **Run comparison**; results are saved "
                 f"under `{results_dir()}` and shown here again next time.")
+        shipped_tables()
         return
     labels = {str(p): p.name + ("  (running)" if job is not None and job.active and p == job_folder else "")
               for p in folders}
