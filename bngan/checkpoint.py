@@ -8,12 +8,12 @@ same folder and renamed over the target, so a crash never leaves a half-written 
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import torch
+
+from bngan.files import atomic_write_bytes
 
 FORMAT = "bngan-checkpoint"
 VERSION = 1
@@ -22,24 +22,6 @@ REQUIRED = ("format", "version", "config", "model", "generator", "discriminator"
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, foreign or of an unknown version."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, write: Any) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; a checkpoint is an ordinary shareable file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:

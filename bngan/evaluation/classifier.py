@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bngan.checkpoint import atomic_write_bytes
 from bngan.device import resolve_device
+from bngan.files import atomic_write_bytes
 
 ENV_CACHE_DIR = "BNGAN_CACHE_DIR"
 JUDGE_FORMAT = 1  # bump when the network or the judge recipe changes, so stale caches are not reused

@@ -52,6 +52,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bngan.files import atomic_write_text
+from bngan.files import parse_shard as split_shard
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     import torch
@@ -110,14 +113,11 @@ class Settings:
 
 # cells and shards -------------------------------------------------------------------------------------
 def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` (0 <= i < n) -> ``(i, n)``; shard i runs the cells whose index modulo n is i."""
+    """``"i/n"`` for argparse: shard i runs the cells whose index modulo n is i."""
     try:
-        i, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
-    if n < 1 or not 0 <= i < n:
-        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text!r}")
-    return i, n
+        return split_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def all_cells(methods: Sequence[str], irs: Sequence[float], seeds: Sequence[int]) -> list[Cell]:
@@ -257,11 +257,8 @@ def run_cell(cell: Cell, settings: Settings, out: Path) -> dict[str, Any]:
 
 # reports (torch-free: the app page uses these) --------------------------------------------------------
 def write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so shards finishing together never leave a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Shards finishing together never leave a torn file."""
+    atomic_write_text(path, text)
 
 
 def results_dir() -> Path:

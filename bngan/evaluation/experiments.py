@@ -41,7 +41,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +52,8 @@ import numpy as np
 
 from bngan.evaluation.gan_samplers import is_gan  # importing it registers the GAN rows
 from bngan.evaluation.metrics import format_mean_std, paired_ttest, summarize
+from bngan.files import atomic_write_text
+from bngan.files import parse_shard as split_shard
 
 if TYPE_CHECKING:
     from bngan.jobs import Job, JobRegistry
@@ -233,16 +234,8 @@ def grid(config: ExperimentConfig) -> list[Cell]:
 
 
 def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``'i/n'`` (0 <= i < n) as ``(i, n)``."""
-    if text is None or isinstance(text, tuple):
-        return text
-    try:
-        i, n = (int(part) for part in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
-    if n < 1 or not 0 <= i < n:
-        raise ValueError(f"--shard i/n needs 0 <= i < n, got {text!r}")
-    return i, n
+    """``'i/n'`` (0 <= i < n) as ``(i, n)``; ``None`` or a tuple pass through."""
+    return text if text is None or isinstance(text, tuple) else split_shard(text)
 
 
 def fingerprint(cell: Cell, config: ExperimentConfig) -> str:
@@ -874,17 +867,8 @@ def sweep_figure(groups: Sequence[dict], methods: Sequence[str]) -> Any:
 # ----------------------------------------------------------------------------------------------------- io
 
 def _write_text(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename: a reader (another shard, the app) never sees half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for sharing (other shards, other users)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """A reader (another shard, the app) never sees half a file."""
+    atomic_write_text(path, text)
 
 
 def _jsonable(value: Any) -> Any:

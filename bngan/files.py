@@ -1,0 +1,46 @@
+"""Atomic file writes (a temporary file beside the target, then a rename), free of heavy imports.
+
+Checkpoints, cached judges, experiment cells and reports all go through here, so a crash or two shards
+finishing together never leave a half-written file where a good one was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+
+def atomic_write_bytes(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes the file private; these are ordinary shareable files
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` (0 <= i < n) as ``(i, n)``: shard i runs the cells whose index modulo n is i."""
+    try:
+        i, n = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return i, n
