@@ -252,3 +252,15 @@ def test_feature_names_out_on_images() -> None:
     X_res, _ = sampler.fit_resample(X.reshape(16, -1), y)
     names = sampler.get_feature_names_out()
     assert len(names) == X_res.shape[1] == 64 and names.dtype == object
+
+
+@pytest.mark.parametrize(("share", "copies"), [(0.0, 0), (0.5, 7), (1.0, 14)])
+def test_real_share_mixes_copies_of_real_images_with_synthetic_ones(share: float, copies: int) -> None:
+    X, y = _images(COUNTS)
+    X_res, y_res = _sampler(sampling_strategy={1: 26}, real_share=share).fit_resample(X, y)
+    added = X_res[len(X):]
+    assert len(added) == 26 - COUNTS[1] == 14 and set(y_res[len(y):].tolist()) == {1}
+    real = {x.tobytes() for x in X[y == 1]}
+    assert sum(x.tobytes() in real for x in added) == copies  # random images: a synthetic one is never a copy
+    with pytest.raises(ValueError, match="real_share"):
+        _sampler(real_share=1.5).fit_resample(X, y)

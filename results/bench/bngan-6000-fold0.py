@@ -17,9 +17,10 @@ from bngan.sampler import BNGANOversampler
 CHECKPOINT = "assets/default/checkpoint.pt"
 
 
-def evaluate(train, test, strategy) -> dict:
+def evaluate(train, test, strategy, real_share: float = 0.0) -> dict:
     start = time.time()
-    sampler = BNGANOversampler(checkpoint=CHECKPOINT, sampling_strategy=strategy, random_state=0, device="cpu")
+    sampler = BNGANOversampler(checkpoint=CHECKPOINT, sampling_strategy=strategy, random_state=0, device="cpu",
+                               real_share=real_share)
     images, labels = sampler.fit_resample(train.images.numpy(), train.labels.numpy())
     model = train_classifier(images, labels, 10, steps=1128, seed=0, device="cpu")
     m = classification_metrics(test.labels.numpy(), predict(model, test.images), 10)
@@ -29,13 +30,14 @@ def evaluate(train, test, strategy) -> dict:
 
 
 def main() -> None:
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     train = make_imbalanced(load_dataset("mnist"), Imbalance("standard"), seed=0)
     test = load_dataset("mnist", train=False)
     half = {c: max(n, 2000) for c, n in train.class_counts().items()}
     out = {}
-    for name, strategy in (("bngan-6000-auto", "auto"), ("bngan-6000-half", half)):
-        out[name] = evaluate(train, test, strategy)
+    runs = (("bngan-6000-auto", "auto", 0.0), ("bngan-6000-half", half, 0.0), ("bngan-6000-mix", "auto", 0.5))
+    for name, strategy, real_share in runs:
+        out[name] = evaluate(train, test, strategy, real_share)
         print(name, json.dumps({k: round(v, 3) for k, v in out[name].items()}), flush=True)
     with open("results/bench/bngan-6000-fold0.json", "w") as handle:
         json.dump(out, handle, indent=2)
