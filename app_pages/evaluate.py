@@ -28,7 +28,8 @@ DATASETS = {"digits": "digits (bundled, no download)", "mnist": "MNIST", "fashio
 METHODS = {
     "none": "none (no oversampling)", "ros": "random oversampling", "smote": "SMOTE",
     "borderline-smote": "Borderline-SMOTE", "adasyn": "ADASYN", "infogan": "InfoGAN (same networks)",
-    "bngan": "bngan (disentangled)", "bngan-entangled": "bngan (entangled)", "dgc": "DGC (end-to-end)",
+    "bngan": "bngan (disentangled)", "bngan-entangled": "bngan (entangled)",
+    "bngan-mix": "bngan + real copies (half each)", "dgc": "DGC (end-to-end)",
 }
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "profile": "minority", "minority": [8, 9], "ir": 10.0,

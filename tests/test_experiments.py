@@ -240,3 +240,12 @@ def test_bench_dispatch_help(capsys: pytest.CaptureFixture) -> None:
         bench_main(["ir-sweep", "--help"])
     assert "--irs" in capsys.readouterr().out
     assert ex.main(["ir-sweep", "--dataset", "cifar"]) == 2
+
+
+def test_gan_rows_differ_only_in_what_defines_them() -> None:
+    from bngan.evaluation.baselines import make_oversampler
+
+    rows = {name: make_oversampler(name, steps=5) for name in ("bngan", "bngan-mix", "infogan")}
+    assert rows["bngan-mix"].real_share == 0.5 and rows["bngan"].real_share == 0.0
+    assert rows["infogan"].reg_mode == "infogan" and rows["bngan"].reg_mode == "paper"
+    assert {r.steps for r in rows.values()} == {5}

@@ -937,7 +937,7 @@ def build_parser(name: str) -> argparse.ArgumentParser:
                         help="data set(s), comma-separated: digits, mnist, fashion-mnist (default mnist)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help="comma-separated rows: none, ros, smote, borderline-smote, adasyn, infogan, "
-                             "bngan, bngan-entangled, bngan-reference, dgc")
+                             "bngan, bngan-entangled, bngan-reference, bngan-mix, dgc")
     parser.add_argument("--folds", type=int, default=3,
                         help="independent seeded draws of the imbalanced split")
     parser.add_argument("--out", default="results",
