@@ -7,28 +7,18 @@ The server (tests/e2e/conftest.py) inherits this process's environment, so the r
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.polling import wait_until
+
 pytestmark = pytest.mark.e2e
 
 MAIN = "[data-testid=stMain]"
 SIDEBAR = "[data-testid=stSidebar]"
-
-
-def wait_until(condition, what: str, timeout_s: float = 30):
-    """Poll ``condition`` until it returns something truthy (the page updates itself once a second)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def open_page(page, app_url: str, title: str) -> None:

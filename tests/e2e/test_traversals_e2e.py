@@ -8,10 +8,11 @@ before the session's server starts); a bundled default model, when present, is l
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -37,16 +38,6 @@ def tiny_run() -> Path:
         trainer.run(callback=writer, checkpoint_path=writer.checkpoint)
         writer.close()
     return folder
-
-
-def wait_until(condition, what: str, timeout_s: float = 20):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def test_slider_redraws_the_image_and_bad_upload_is_refused(page, app_url: str, artifacts_dir: Path,
