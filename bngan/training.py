@@ -353,6 +353,12 @@ class TrainedModel:
     class_counts: dict[int, int]
     step: int
 
+    def __post_init__(self) -> None:
+        # inference only: batch-norm running statistics and no dropout, so an image's score or code does not
+        # depend on its batch (a Trainer that steps these networks again puts them back in training mode)
+        self.generator.eval()
+        self.discriminator.eval()
+
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> TrainedModel:
         data = load_checkpoint(path, map_location="cpu")
@@ -376,6 +382,15 @@ class TrainedModel:
                  seed: int | None = None) -> torch.Tensor:
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
         return generate(self.generator, self.config, labels, codes, z, rng=rng)
+
+    @torch.no_grad()
+    def realness(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """The discriminator's class-conditional real/fake score for images in [0, 1] (higher: more real)."""
+        device = next(self.discriminator.parameters()).device
+        scores = [self.discriminator(images[i:i + batch_size].to(device) * 2 - 1,
+                                     labels[i:i + batch_size].to(device))["adv"].float().cpu()
+                  for i in range(0, len(images), batch_size)]
+        return torch.cat(scores) if scores else torch.empty(0)
 
     @torch.no_grad()
     def extract_codes(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

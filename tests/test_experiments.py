@@ -247,5 +247,32 @@ def test_gan_rows_differ_only_in_what_defines_them() -> None:
 
     rows = {name: make_oversampler(name, steps=5) for name in ("bngan", "bngan-mix", "infogan")}
     assert rows["bngan-mix"].real_share == 0.5 and rows["bngan"].real_share == 0.0
+    assert rows["bngan-mix"].candidates == 3 and rows["bngan"].candidates == 1
     assert rows["infogan"].reg_mode == "infogan" and rows["bngan"].reg_mode == "paper"
     assert {r.steps for r in rows.values()} == {5}
+
+
+def test_rows_that_differ_only_in_sampling_share_one_trained_generator(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """bngan trains and saves its GAN; bngan-mix loads it (no second training); infogan trains its own."""
+    from bngan.training import Trainer
+
+    trained: list[str] = []
+    original = Trainer.run
+
+    def counting_run(self, *args, **kwargs):
+        trained.append(self.config.reg_mode)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "run", counting_run)
+    config = ex.ExperimentConfig(datasets=["digits"], methods=["bngan", "bngan-mix", "infogan"], folds=1,
+                                 imbalances=[{"profile": "minority", "minority_classes": [8, 9], "ir": 10}],
+                                 classifier_steps=2, gan_steps=3, gan_batch_size=16, device="cpu")
+    cells = ex.grid(config)
+    assert ex.gan_key(cells[0], config) == ex.gan_key(cells[1], config) != ex.gan_key(cells[2], config)
+    assert ex.fingerprint(cells[0], config) != ex.fingerprint(cells[1], config)
+    results = ex.run(config, tmp_path)
+    assert results["n_done"] == 3 and trained == ["paper", "infogan"]
+    assert len(list((tmp_path / ex.GANS_DIR).glob("*.pt"))) == 2
+    mix = json.loads(next((tmp_path / "cells").glob("*bngan-mix.json")).read_text())
+    assert mix["resampled_counts"]["9"] == max(mix["train_counts"].values())

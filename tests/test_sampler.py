@@ -264,3 +264,20 @@ def test_real_share_mixes_copies_of_real_images_with_synthetic_ones(share: float
     assert sum(x.tobytes() in real for x in added) == copies  # random images: a synthetic one is never a copy
     with pytest.raises(ValueError, match="real_share"):
         _sampler(real_share=1.5).fit_resample(X, y)
+
+
+def test_candidates_keep_the_images_the_discriminator_finds_most_real() -> None:
+    """With candidates=3 the kept images are the top third of 3n draws by the class-conditional adv score."""
+    X, y = _images(COUNTS)
+    filtered = _sampler(candidates=3)
+    filtered.fit_resample(X, y)
+    pool = filtered.model_.generate(torch.full((30,), 1), seed=5)  # the 3 × 10 draws generate(1, 10) makes
+    scores = filtered.model_.realness(pool, torch.full((30,), 1))
+    kept = torch.from_numpy(filtered.generate(1, 10, seed=5))
+    assert kept.shape == (10, 1, 8, 8)
+    best = pool[scores.argsort(descending=True)[:10]]
+    assert torch.allclose(kept, best)
+    kept_scores = filtered.model_.realness(kept, torch.full((10,), 1))
+    assert kept_scores.min() >= scores.median()  # not just any ten of the pool
+    with pytest.raises(ValueError, match="candidates"):
+        _sampler(candidates=0).fit_resample(X, y)

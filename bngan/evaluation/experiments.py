@@ -24,6 +24,9 @@ Choices worth knowing:
 * Table columns: recall and F1 of each minority class (the standard split's 8 and 9: MNIST "8"/"9",
   Fashion-MNIST "Bag"/"Ankle boot"), macro-F1, balanced accuracy (ACSA) and G-mean, as mean ± std over
   folds, with a two-sided paired t-test (pairs = folds) against the reference row (``bngan``).
+* GAN rows that differ only in how they sample (``bngan`` and ``bngan-mix``) share one trained generator per
+  fold: the first row to need it saves it under ``gans/`` (keyed by everything that decides the training),
+  the others load it, so their difference is the sampling alone and the GAN is trained once.
 * DGC is an end-to-end classifier, not an oversampler: its row replaces the CNN by DGC.
 * ``sampling_strategy``: imbalanced-learn's strings, or a fraction ``f`` in (0, 1] that grows every class to
   at least ``f`` × the largest class (partial balancing; imbalanced-learn's own float form is binary-only).
@@ -50,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bngan.evaluation.gan_samplers import is_gan  # importing it registers the GAN rows
+from bngan.evaluation.gan_samplers import GAN_METHODS, is_gan, training_settings  # registers the GAN rows
 from bngan.evaluation.metrics import format_mean_std, paired_ttest, summarize
 from bngan.files import atomic_write_text
 from bngan.files import parse_shard as split_shard
@@ -72,6 +75,7 @@ DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": 
 ALPHA = 0.05
 BETTER, WORSE = "•", "◦"  # reference significantly better / worse than this row (paired t-test, 95%)
 CELLS_DIR = "cells"
+GANS_DIR = "gans"
 SPEC_FILE = "experiment.json"
 
 ProgressFn = Callable[[dict], None]
@@ -251,7 +255,16 @@ def fingerprint(cell: Cell, config: ExperimentConfig) -> str:
                                  config.classifier_batch_size, config.classifier_lr],
                      strategy=config.sampling_strategy)
     if is_gan(cell.method):
-        parts.update(gan=[config.gan_steps, config.gan_preset, config.gan_batch_size])
+        parts.update(gan=[config.gan_steps, config.gan_preset, config.gan_batch_size],
+                     settings=GAN_METHODS[cell.method])
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def gan_key(cell: Cell, config: ExperimentConfig) -> str:
+    """A hash of what decides a GAN row's trained generator: rows with equal keys can share one."""
+    parts = {"dataset": cell.dataset, "imbalance": config.imbalances[cell.setting], "fold": cell.fold,
+             "image_size": config.image_size, "settings": training_settings(cell.method),
+             "gan": [config.gan_steps, config.gan_preset, config.gan_batch_size]}
     return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -287,7 +300,7 @@ def run(config: ExperimentConfig, out_dir: str | os.PathLike, shard: str | tuple
     cells = [c for c in grid(config) if part is None or c.index % part[1] == part[0]]
     notify = progress or (lambda event: None)
     notify({"event": "start", "done": 0, "total": len(cells), "message": f"{len(cells)} cells"})
-    context = _RunContext(config)
+    context = _RunContext(config, folder / GANS_DIR)
     for dataset in dict.fromkeys(c.dataset for c in cells):  # fail fast on missing data, not once per cell
         context.dataset(dataset, True)
         context.dataset(dataset, False)
@@ -351,9 +364,16 @@ def _describe(cell: Cell, config: ExperimentConfig) -> str:
 class _RunContext:
     """Data sets and judges loaded once per run (the loaders cache too; this keeps the splits together)."""
 
-    def __init__(self, config: ExperimentConfig) -> None:
+    def __init__(self, config: ExperimentConfig, gan_dir: Path | None = None) -> None:
         self.config = config
+        self.gan_dir = gan_dir  # where trained generators are shared between rows (None: not shared)
         self._data: dict[tuple[str, bool], Any] = {}
+
+    def gan_path(self, cell: Cell) -> Path | None:
+        """Where this GAN row's trained generator is (or will be) saved for the rows that share it."""
+        if self.gan_dir is None or not is_gan(cell.method):
+            return None
+        return self.gan_dir / f"{cell.dataset}__fold{cell.fold}__{gan_key(cell, self.config)}.pt"
 
     def dataset(self, name: str, train: bool) -> Any:
         from bngan.data import load_dataset
@@ -425,15 +445,18 @@ def _counts(labels: np.ndarray) -> dict[int, int]:
     return {int(c): int(n) for c, n in zip(*np.unique(labels, return_counts=True))}
 
 
-def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts: Mapping[int, int]) -> Any:
-    """The oversampler of a row, with the run's sampling strategy and (for GAN rows) the GAN settings."""
+def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts: Mapping[int, int],
+                        checkpoint: Path | None = None) -> Any:
+    """The oversampler of a row, with the run's sampling strategy and (for GAN rows) the GAN settings;
+    ``checkpoint`` makes a GAN row use that trained generator instead of training one."""
     from bngan.evaluation.baselines import make_oversampler
-    from bngan.evaluation.gan_samplers import is_gan
 
     options: dict[str, Any] = {}
     if is_gan(method):
         options = {"steps": config.gan_steps, "preset": config.gan_preset,
                    "batch_size": config.gan_batch_size, "device": config.device}
+        if checkpoint is not None:
+            options["checkpoint"] = str(checkpoint)
     strategy = resolve_sampling_strategy(config.sampling_strategy, counts)
     return make_oversampler(method, random_state=fold, sampling_strategy=strategy, **options)
 
@@ -441,12 +464,23 @@ def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts
 def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray, y: np.ndarray,
                             counts: Mapping[int, int], test: Any, context: _RunContext,
                             say: Callable[[str], None]) -> tuple[np.ndarray, dict]:
+    from bngan.checkpoint import CheckpointError
     from bngan.evaluation.classifier import predict, train_classifier
 
-    say("oversampling" + (f" (GAN, {config.gan_steps} steps)" if cell.method not in _CLASSICAL else ""))
     t0 = time.perf_counter()
-    sampler = make_method_sampler(cell.method, config, cell.fold, counts)
-    x_res, y_res = sampler.fit_resample(x, y)
+    shared = context.gan_path(cell) if sorted(counts) == list(range(len(counts))) else None
+    reuse = shared is not None and shared.exists()
+    say("oversampling" + ("" if cell.method in _CLASSICAL else
+                          " (shared GAN)" if reuse else f" (GAN, {config.gan_steps} steps)"))
+    sampler = make_method_sampler(cell.method, config, cell.fold, counts, checkpoint=shared if reuse else None)
+    try:
+        x_res, y_res = sampler.fit_resample(x, y)
+    except CheckpointError:  # a damaged shared file: train this row's generator afresh
+        reuse = False
+        sampler = make_method_sampler(cell.method, config, cell.fold, counts)
+        x_res, y_res = sampler.fit_resample(x, y)
+    if shared is not None and not reuse:
+        sampler.trainer_.save(shared, include_optimizer=False)
     x_res, y_res = np.asarray(x_res, dtype=np.float32), np.asarray(y_res, dtype=np.int64)
     oversample_s = time.perf_counter() - t0
     budget = classifier_budget(config, len(x))

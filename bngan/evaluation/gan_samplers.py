@@ -7,8 +7,11 @@ is the regulariser's doing:
 * ``bngan`` — the Bayesian regulariser (Eq. 6) with the *disentangled* structure ``c_i -> c'_i`` (Fig. 4a);
 * ``bngan-entangled`` — the same with ``c'_3`` also a child of ``c_1, c_2`` (Fig. 4c);
 * ``bngan-reference`` — the structure of the released code (``c'_4`` a child of every ``c_j``);
-* ``bngan-mix`` — ``bngan`` whose added images are half copies of real minority images, half synthetic
-  (``real_share=0.5``): synthetic images alone lost to plain copies on MNIST, a mix came level (RESULTS.md);
+* ``bngan-mix`` — ``bngan``'s generator, but half of the added images are copies of real minority images
+  (``real_share=0.5``) and each synthetic one is the most realistic of 3 draws by the discriminator
+  (``candidates=3``): synthetic images alone lost to plain copies on MNIST (RESULTS.md);
+* ``infogan-mix`` — the same sampling from ``infogan``'s generator, so that ``bngan-mix`` vs ``infogan-mix``
+  isolates the regulariser again;
 * ``infogan`` — InfoGAN's mutual-information loss on continuous codes, ``Σ_i MSE(c'_i, c_i)``
   (``reg_mode="infogan"``), class-conditioned like the others: the paper's InfoGAN baseline without the
   unsupervised class code that DESIGN §2 found mislabelled in the reference.
@@ -31,9 +34,12 @@ GAN_METHODS: dict[str, dict[str, Any]] = {
     "bngan": {"structure": "disentangled", "reg_mode": "paper"},
     "bngan-entangled": {"structure": "entangled", "reg_mode": "paper"},
     "bngan-reference": {"structure": "reference", "reg_mode": "paper"},
-    "bngan-mix": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5},
+    "bngan-mix": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3},
     "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
+    "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
 }
+SAMPLING_SETTINGS = ("real_share", "candidates")
+"""Settings that act after training: rows that differ only in these share one trained generator."""
 GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
 """Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""
 
@@ -61,6 +67,11 @@ def register_gan_samplers(register: Callable[..., None] = register_oversampler) 
     for name in GAN_METHODS:
         if name not in OVERSAMPLERS:
             register(name, gan_factory(name))
+
+
+def training_settings(name: str) -> dict[str, Any]:
+    """The settings of method ``name`` that decide its trained generator (what a cached GAN is keyed by)."""
+    return {k: v for k, v in GAN_METHODS[name].items() if k not in SAMPLING_SETTINGS}
 
 
 def is_gan(name: str) -> bool:
