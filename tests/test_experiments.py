@@ -204,8 +204,9 @@ def test_dgc_row_replaces_the_cnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(dgc, "DGCClassifier", StubDGC)
     results = ex.run_experiment(methods=["dgc"], folds=1, imbalance={"profile": "minority", "ir": 10},
-                                dgc_width=0.25, dgc_steps=3, out_dir=tmp_path, device="cpu")
+                                dgc_width=0.25, dgc_steps=3, dgc_draws=2, out_dir=tmp_path, device="cpu")
     assert seen["width"] == 0.25 and seen["max_steps"] == 3 and seen["random_state"] == 0
+    assert seen["num_draws"] == 2
     entry = results["groups"][0]["methods"]["dgc"]
     assert entry["values"]["recall_9"] == [0.0]
     assert entry["summary"]["recall"]["mean"][1] == 1.0

@@ -106,6 +106,7 @@ class ExperimentConfig:
     dgc_epochs: int = 50
     dgc_width: float = 1.0
     dgc_steps: int | None = None
+    dgc_draws: int = 10  # Monte-Carlo draws per class at test time (the paper's 10; fewer = faster, noisier)
     quality: bool = False
     quality_max_samples: int = 2000
     reference: str = "bngan"
@@ -135,7 +136,7 @@ class ExperimentConfig:
                              f"{', '.join(available_methods())}")
         if not isinstance(self.folds, int) or self.folds < 1:
             raise ValueError(f"folds must be a positive integer, got {self.folds!r}")
-        for name in ("classifier_steps", "classifier_epochs", "dgc_steps"):
+        for name in ("classifier_steps", "classifier_epochs", "dgc_steps", "dgc_draws"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -249,7 +250,7 @@ def fingerprint(cell: Cell, config: ExperimentConfig) -> str:
         "method": cell.method, "image_size": config.image_size,
     }
     if cell.method == "dgc":
-        parts.update(dgc=[config.dgc_epochs, config.dgc_width, config.dgc_steps])
+        parts.update(dgc=[config.dgc_epochs, config.dgc_width, config.dgc_steps, config.dgc_draws])
     else:
         parts.update(classifier=[config.classifier_steps, config.classifier_epochs,
                                  config.classifier_batch_size, config.classifier_lr],
@@ -433,6 +434,7 @@ def _fit_predict_dgc(cell: Cell, config: ExperimentConfig, x: np.ndarray, y: np.
 
     say("training DGC")
     model = DGCClassifier(epochs=config.dgc_epochs, width=config.dgc_width, max_steps=config.dgc_steps,
+                          num_draws=config.dgc_draws,
                           random_state=cell.fold, device=config.device)
     model.fit(x, y)
     say("predicting the test set")
@@ -970,8 +972,7 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="mnist",
                         help="data set(s), comma-separated: digits, mnist, fashion-mnist (default mnist)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help="comma-separated rows: none, ros, smote, borderline-smote, adasyn, infogan, "
-                             "bngan, bngan-entangled, bngan-reference, bngan-mix, dgc")
+                        help=f"comma-separated rows: {', '.join(available_methods())}")
     parser.add_argument("--folds", type=int, default=3,
                         help="independent seeded draws of the imbalanced split")
     parser.add_argument("--out", default="results",
@@ -1001,6 +1002,8 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--dgc-epochs", type=int, default=50)
     parser.add_argument("--dgc-width", type=float, default=1.0, help="DGC channel width (0.25 for CPU runs)")
     parser.add_argument("--dgc-steps", type=int, default=None, help="cap on DGC iterations")
+    parser.add_argument("--dgc-draws", type=int, default=10,
+                        help="DGC test-time draws per class (10 as in the paper; fewer for CPU runs)")
     parser.add_argument("--quality", action="store_true",
                         help="also measure fidelity/FID/PRDC of the added images with the cached judge CNN")
     parser.add_argument("--reference", default="bngan", help="row the t-tests compare against")
@@ -1024,7 +1027,8 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         folds=args.folds, imbalances=imbalances, classifier_steps=args.classifier_steps,
         classifier_epochs=args.classifier_epochs, gan_steps=args.gan_steps, gan_preset=args.gan_preset,
         gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
-        dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps, quality=args.quality,
+        dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
+        dgc_draws=args.dgc_draws, quality=args.quality,
         reference=args.reference,
         data_dir=args.data_dir, device=args.device)
 
