@@ -29,7 +29,9 @@ METHODS = {
     "none": "none (no oversampling)", "ros": "random oversampling", "smote": "SMOTE",
     "borderline-smote": "Borderline-SMOTE", "adasyn": "ADASYN", "infogan": "InfoGAN (same networks)",
     "bngan": "bngan (disentangled)", "bngan-entangled": "bngan (entangled)",
-    "bngan-mix": "bngan + real copies (half each)", "dgc": "DGC (end-to-end)",
+    "bngan-reference": "bngan (reference code's structure)",
+    "bngan-mix": "bngan mix (half real copies, best of 3 samples)",
+    "infogan-mix": "InfoGAN mix (half real copies, best of 3 samples)", "dgc": "DGC (end-to-end)",
 }
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "profile": "minority", "minority": [8, 9], "ir": 10.0,

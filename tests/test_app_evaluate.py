@@ -51,6 +51,10 @@ def test_page_renders_with_defaults() -> None:
     assert at.multiselect(key="eval_minority").value == [8, 9]
     assert {"none (no oversampling)", "bngan (disentangled)", "DGC (end-to-end)"} <= set(
         at.multiselect(key="eval_methods").options)
+    from bngan.evaluation.experiments import available_methods
+
+    # every method the runner knows is offered (a newly registered row must not be missing from the page)
+    assert len(at.multiselect(key="eval_methods").options) == len(available_methods())
     assert not at.button(key="eval_run").disabled
     assert any("No comparison yet" in i.value for i in at.info)
     at.multiselect(key="eval_methods").set_value([]).run()
