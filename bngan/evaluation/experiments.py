@@ -478,6 +478,8 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     try:
         x_res, y_res = sampler.fit_resample(x, y)
     except CheckpointError:  # a damaged shared file: train this row's generator afresh
+        if not reuse:
+            raise
         reuse = False
         sampler = make_method_sampler(cell.method, config, cell.fold, counts)
         x_res, y_res = sampler.fit_resample(x, y)
