@@ -275,5 +275,11 @@ def test_rows_that_differ_only_in_sampling_share_one_trained_generator(tmp_path:
     results = ex.run(config, tmp_path)
     assert results["n_done"] == 3 and trained == ["paper", "infogan"]
     assert len(list((tmp_path / ex.GANS_DIR).glob("*.pt"))) == 2
-    mix = json.loads(next((tmp_path / "cells").glob("*bngan-mix.json")).read_text())
+    mix_cell = next((tmp_path / "cells").glob("*bngan-mix.json"))
+    mix = json.loads(mix_cell.read_text())
     assert mix["resampled_counts"]["9"] == max(mix["train_counts"].values())
+
+    shared = tmp_path / ex.GANS_DIR / f"digits__fold0__{ex.gan_key(cells[0], config)}.pt"
+    shared.write_bytes(b"not a checkpoint")  # damaged: the row trains its generator again and still runs
+    mix_cell.unlink()
+    assert ex.run(config, tmp_path)["n_done"] == 3 and trained == ["paper", "infogan", "paper"]
