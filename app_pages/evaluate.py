@@ -238,7 +238,8 @@ def show_group(group: Mapping, methods: list[str], key: str) -> None:
     if not done:
         st.info("No fold has finished yet: results appear here as soon as the first one does.")
         return
-    st.dataframe(results_table(group, methods), hide_index=True, key=f"eval_table_{key}")
+    st.dataframe(results_table(group, methods), hide_index=True, key=f"eval_table_{key}",
+                 column_config={"method": st.column_config.TextColumn(pinned=True, width=105)})
     st.caption("mean ± std over folds. • / ◦: bngan significantly better / worse than this row "
                "(paired t-test over folds, 95%).")
     names, minority = group["class_names"], set(group["minority"])

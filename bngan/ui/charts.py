@@ -132,10 +132,12 @@ def recall_f1_figure(class_names: Sequence[str], recall: Sequence[float], f1: Se
         go.Bar(x=names, y=list(recall), name="recall", marker_color=colors, marker_pattern_shape="",
                text=[f"{v:.2f}" for v in recall], textposition="auto"),
         go.Bar(x=names, y=list(f1), name="F1", marker_color=colors, marker_pattern_shape="/", opacity=0.75,
-               text=[f"{v:.2f}" for v in f1], textposition="auto"),
+               text=[f"{v:.2f}" for v in f1], textposition="auto", textfont_color="#1a1a1a"),
     ])
+    # "category": with names like "0".."7" plus "8 ★", plotly would guess a numeric axis and drop the
+    # starred (minority) classes, the very bars this chart is for
     fig.update_layout(barmode="group", title=title, height=HEIGHT, margin=MARGIN, yaxis={"range": [0, 1.05]},
-                      legend={"orientation": "h", "y": -0.2})
+                      xaxis={"type": "category"}, legend={"orientation": "h", "y": -0.2})
     return fig
 
 

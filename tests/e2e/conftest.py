@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-# The server inherits this environment: runs go to a temporary folder (never into the repository) and
+# The server inherits this environment: runs and results go to temporary folders (never into the repository) and
 # training uses one thread (the machine's 2 cores are shared with the browser and the test process).
 os.environ.setdefault("BNGAN_RUNS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-runs-"))
+os.environ.setdefault("BNGAN_RESULTS_DIR", tempfile.mkdtemp(prefix="bngan-e2e-results-"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
