@@ -68,6 +68,10 @@ def test_config_validation() -> None:
         ex.ExperimentConfig(classifier_steps=10, classifier_epochs=2)
     with pytest.raises(ValueError, match="fraction"):
         ex.ExperimentConfig(sampling_strategy="most")
+    with pytest.raises(ValueError, match="dgc_lr"):
+        ex.ExperimentConfig(dgc_lr=0.0)
+    with pytest.raises(ValueError, match="dgc_draws"):
+        ex.ExperimentConfig(dgc_draws=0)
 
 
 def test_sampling_strategy_fraction_and_budget() -> None:
@@ -204,9 +208,9 @@ def test_dgc_row_replaces_the_cnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(dgc, "DGCClassifier", StubDGC)
     results = ex.run_experiment(methods=["dgc"], folds=1, imbalance={"profile": "minority", "ir": 10},
-                                dgc_width=0.25, dgc_steps=3, dgc_draws=2, out_dir=tmp_path, device="cpu")
+                                dgc_width=0.25, dgc_steps=3, dgc_draws=2, dgc_lr=1e-4, out_dir=tmp_path, device="cpu")
     assert seen["width"] == 0.25 and seen["max_steps"] == 3 and seen["random_state"] == 0
-    assert seen["num_draws"] == 2
+    assert seen["num_draws"] == 2 and seen["lr"] == 1e-4
     entry = results["groups"][0]["methods"]["dgc"]
     assert entry["values"]["recall_9"] == [0.0]
     assert entry["summary"]["recall"]["mean"][1] == 1.0

@@ -107,6 +107,7 @@ class ExperimentConfig:
     dgc_width: float = 1.0
     dgc_steps: int | None = None
     dgc_draws: int = 10  # Monte-Carlo draws per class at test time (the paper's 10; fewer = faster, noisier)
+    dgc_lr: float = 1e-5  # the paper's; short CPU budgets need more
     quality: bool = False
     quality_max_samples: int = 2000
     reference: str = "bngan"
@@ -144,6 +145,8 @@ class ExperimentConfig:
             raise ValueError("give classifier steps or classifier epochs, not both")
         if self.gan_steps < 1:
             raise ValueError(f"gan_steps must be positive, got {self.gan_steps}")
+        if not self.dgc_lr > 0:
+            raise ValueError(f"dgc_lr must be positive, got {self.dgc_lr}")
         self.sampling_strategy = parse_sampling_strategy(self.sampling_strategy)
 
     def to_dict(self) -> dict:
@@ -250,7 +253,9 @@ def fingerprint(cell: Cell, config: ExperimentConfig) -> str:
         "method": cell.method, "image_size": config.image_size,
     }
     if cell.method == "dgc":
-        parts.update(dgc=[config.dgc_epochs, config.dgc_width, config.dgc_steps, config.dgc_draws])
+        # the learning rate joined later: at its default it leaves earlier cells' fingerprints as they were
+        parts.update(dgc=[config.dgc_epochs, config.dgc_width, config.dgc_steps, config.dgc_draws,
+                          *([config.dgc_lr] if config.dgc_lr != 1e-5 else [])])
     else:
         parts.update(classifier=[config.classifier_steps, config.classifier_epochs,
                                  config.classifier_batch_size, config.classifier_lr],
@@ -434,7 +439,7 @@ def _fit_predict_dgc(cell: Cell, config: ExperimentConfig, x: np.ndarray, y: np.
 
     say("training DGC")
     model = DGCClassifier(epochs=config.dgc_epochs, width=config.dgc_width, max_steps=config.dgc_steps,
-                          num_draws=config.dgc_draws,
+                          num_draws=config.dgc_draws, lr=config.dgc_lr,
                           random_state=cell.fold, device=config.device)
     model.fit(x, y)
     say("predicting the test set")
@@ -1006,6 +1011,8 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--dgc-steps", type=int, default=None, help="cap on DGC iterations")
     parser.add_argument("--dgc-draws", type=int, default=10,
                         help="DGC test-time draws per class (10 as in the paper; fewer for CPU runs)")
+    parser.add_argument("--dgc-lr", type=float, default=1e-5,
+                        help="DGC Adam learning rate (1e-5 as in the paper; short runs need more)")
     parser.add_argument("--quality", action="store_true",
                         help="also measure fidelity/FID/PRDC of the added images with the cached judge CNN")
     parser.add_argument("--reference", default="bngan", help="row the t-tests compare against")
@@ -1030,7 +1037,7 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         classifier_epochs=args.classifier_epochs, gan_steps=args.gan_steps, gan_preset=args.gan_preset,
         gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
         dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
-        dgc_draws=args.dgc_draws, quality=args.quality,
+        dgc_draws=args.dgc_draws, dgc_lr=args.dgc_lr, quality=args.quality,
         reference=args.reference,
         data_dir=args.data_dir, device=args.device)
 
