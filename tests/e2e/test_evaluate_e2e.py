@@ -12,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.navigation import MAIN, open_page
 from tests.e2e.polling import wait_until
 
 pytestmark = pytest.mark.e2e
-
-MAIN = "[data-testid=stMain]"
-SIDEBAR = "[data-testid=stSidebar]"
-
 
 @pytest.fixture(scope="module")
 def tiny_comparison() -> Path:
@@ -37,8 +34,7 @@ def tiny_comparison() -> Path:
 
 
 def test_results_table_and_minority_bars(page, app_url: str, artifacts_dir: Path, tiny_comparison: Path) -> None:
-    page.goto(app_url)
-    page.locator(SIDEBAR).get_by_role("link", name="Evaluate", exact=True).click()
+    open_page(page, app_url, "Evaluate")
     main = page.locator(MAIN)
     main.get_by_text("e2e-tiny").first.wait_for(timeout=60_000)
     main.locator("[data-testid=stDataFrame]").first.wait_for()

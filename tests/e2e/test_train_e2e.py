@@ -13,19 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.navigation import MAIN, SIDEBAR, open_page
 from tests.e2e.polling import wait_until
 
 pytestmark = pytest.mark.e2e
-
-MAIN = "[data-testid=stMain]"
-SIDEBAR = "[data-testid=stSidebar]"
-
-
-def open_page(page, app_url: str, title: str) -> None:
-    page.goto(app_url)
-    page.locator(SIDEBAR).get_by_role("link", name=title, exact=True).click()
-    page.locator(MAIN).get_by_role("heading", name=title if title != "Structure" else "Latent structure").wait_for()
-
 
 def main_step(page) -> int | None:
     """The step shown under the page's progress bar, or None before the job view exists."""

@@ -12,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.navigation import MAIN, open_page
 from tests.e2e.polling import wait_until
 
 pytestmark = pytest.mark.e2e
-
-MAIN = "[data-testid=stMain]"
-SIDEBAR = "[data-testid=stSidebar]"
-
 
 @pytest.fixture(scope="module")
 def tiny_run() -> Path:
@@ -42,8 +39,7 @@ def tiny_run() -> Path:
 
 def test_slider_redraws_the_image_and_bad_upload_is_refused(page, app_url: str, artifacts_dir: Path,
                                                             tiny_run: Path) -> None:
-    page.goto(app_url)
-    page.locator(SIDEBAR).get_by_role("link", name="Traversals", exact=True).click()
+    open_page(page, app_url, "Traversals")
     image = page.locator(f"{MAIN} [data-testid=stImage] img").first
     image.wait_for()
     page.locator(MAIN).get_by_text("Code effects").wait_for(timeout=60_000)  # the whole page has drawn
