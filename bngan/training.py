@@ -374,8 +374,8 @@ class TrainedModel:
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{path} does not match this version of bngan's models ({exc})") from None
         target = resolve_device(device)
-        generator.to(target).eval()
-        discriminator.to(target).eval()
+        generator.to(target)
+        discriminator.to(target)  # eval mode: set by __post_init__
         return cls(generator, discriminator, config, structure, names, counts, int(data["step"]))
 
     def generate(self, labels: torch.Tensor, codes: torch.Tensor | None = None, z: torch.Tensor | None = None,
