@@ -24,6 +24,19 @@ def test_models_for_every_size_and_channel_count(preset, size, channels):
     assert out["z"].shape == (4, 8)
 
 
+@pytest.mark.parametrize(("size", "stages"), [(28, 2), (32, 2), (64, 3), (128, 4)])
+def test_fast_preset_deepens_with_the_image_side(size, stages):
+    """Large images get more stride-2 stages, so the smallest feature map stays at most 8x8 (a discriminator
+    that sees the whole object, a generator whose first layer does not grow with the image)."""
+    gen, disc = build_models(ModelConfig(preset="fast", image_size=size))
+    convs = [m for m in disc.features if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == stages
+    assert disc.feature_dim <= 128 * 8 * 8
+    assert gen.project[0].out_features == disc.feature_dim
+    images = gen(torch.randn(2, 62), torch.tensor([0, 1]), torch.randn(2, 4))
+    assert images.shape == (2, 1, size, size)
+
+
 def test_step_emits_losses_samples_and_bn_fit(tiny_config):
     trainer = Trainer(tiny_config)
     event = trainer.step()
