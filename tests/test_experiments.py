@@ -132,6 +132,14 @@ def test_aggregate_tests_against_bngan_and_writes_reports(tmp_path: Path) -> Non
     figure = paths["figure.html"].read_text()
     assert "plotly" in figure.lower() and "imbalance ratio" in figure  # the sweep's lines against IR
 
+    # another reference row, chosen after the run: the tests flip, the spec remembers it, nothing reruns
+    again = ex.collect(tmp_path, reference="smote")
+    bngan = again["groups"][0]["methods"]["bngan"]
+    assert bngan["tests"]["recall_9"]["reference"] == "worse" and again["groups"][0]["methods"]["smote"]["tests"] == {}
+    assert ex.collect(tmp_path)["groups"][0]["reference"] == "smote"
+    with pytest.raises(ValueError, match="not a method"):
+        ex.collect(tmp_path, reference="adasyn")
+
 
 def test_stale_and_missing_cells_are_reported() -> None:
     config = ex.ExperimentConfig(methods=["ros", "bngan"], folds=2, imbalances=[{"profile": "minority"}])

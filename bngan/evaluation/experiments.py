@@ -543,12 +543,23 @@ def load_cells(out_dir: str | os.PathLike) -> list[dict]:
     return [r for r in records if isinstance(r, dict)]
 
 
-def collect(out_dir: str | os.PathLike) -> dict:
-    """The results of an experiment folder, from its ``experiment.json`` and whatever cells exist."""
-    spec = _read_json(Path(out_dir) / SPEC_FILE)
+def collect(out_dir: str | os.PathLike, reference: str | None = None) -> dict:
+    """The results of an experiment folder, from its ``experiment.json`` and whatever cells exist.
+
+    ``reference`` picks another row for the t-tests and is saved in ``experiment.json``, so the folder's
+    reports and spec keep agreeing (no cell depends on it: nothing is rerun)."""
+    spec_path = Path(out_dir) / SPEC_FILE
+    spec = _read_json(spec_path)
     if spec is None:
         raise ValueError(f"{out_dir} is not an experiment folder (no {SPEC_FILE})")
-    return aggregate(load_cells(out_dir), ExperimentConfig.from_dict(spec))
+    config = ExperimentConfig.from_dict(spec)
+    if reference is not None and reference != config.reference:
+        if reference not in config.methods:
+            raise ValueError(f"reference {reference!r} is not a method of {out_dir}: "
+                             f"choose one of {', '.join(config.methods)}")
+        config.reference = reference
+        _write_json(spec_path, config.to_dict())
+    return aggregate(load_cells(out_dir), config)
 
 
 def aggregate(records: Sequence[dict], config: ExperimentConfig) -> dict:
@@ -1015,7 +1026,9 @@ def build_parser(name: str) -> argparse.ArgumentParser:
                         help="DGC Adam learning rate (1e-5 as in the paper; short runs need more)")
     parser.add_argument("--quality", action="store_true",
                         help="also measure fidelity/FID/PRDC of the added images with the cached judge CNN")
-    parser.add_argument("--reference", default="bngan", help="row the t-tests compare against")
+    parser.add_argument("--reference", default=None,
+                        help="row the t-tests compare against (default bngan; with --collect-only: the "
+                             "folder's, or this one, saved)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None,
                         help="folder with MNIST/FashionMNIST (torchvision layout)")
@@ -1038,7 +1051,7 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
         dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
         dgc_draws=args.dgc_draws, dgc_lr=args.dgc_lr, quality=args.quality,
-        reference=args.reference,
+        reference=args.reference or ExperimentConfig.reference,
         data_dir=args.data_dir, device=args.device)
 
 
@@ -1060,7 +1073,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(name, args)
         folder = Path(args.run_dir or Path(args.out) / f"{name}-{'+'.join(config.datasets)}")
         if args.collect_only:
-            results = collect(folder)
+            results = collect(folder, reference=args.reference)
             write_reports(folder, results)
         else:
             results = run(config, folder, shard=args.shard, progress=_print_progress)
