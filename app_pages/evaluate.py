@@ -200,10 +200,11 @@ def result_folders() -> list[Path]:
 
 
 def _signature(folder: Path) -> tuple:
-    """Changes whenever a cell is written: the cache key of the folder's results."""
+    """Changes whenever a cell or the spec (e.g. its reference row) is written: the results' cache key."""
     cells = folder / "cells"
     files = sorted(cells.glob("*.json")) if cells.is_dir() else []
-    return tuple((f.name, f.stat().st_mtime_ns) for f in files)
+    spec = folder / "experiment.json"
+    return tuple((f.name, f.stat().st_mtime_ns) for f in [*files, *([spec] if spec.is_file() else [])])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -230,6 +231,14 @@ def results_table(group: Mapping, methods: list[str]) -> list[dict]:
     return rows
 
 
+def table_caption(reference: str | None) -> str:
+    """What the table's t-test markers compare against: the run's reference row (none: no markers)."""
+    if not reference:
+        return "mean ± std over folds."
+    return (f"mean ± std over folds. • / ◦: {reference} significantly better / worse than this row "
+            "(paired t-test over folds, 95%).")
+
+
 def show_group(group: Mapping, methods: list[str], key: str) -> None:
     """Table, per-method recall/F1 bars and the confusion heatmap of one (data set, imbalance) group."""
     from bngan.ui.charts import confusion_figure, recall_f1_figure
@@ -240,8 +249,7 @@ def show_group(group: Mapping, methods: list[str], key: str) -> None:
         return
     st.dataframe(results_table(group, methods), hide_index=True, key=f"eval_table_{key}",
                  column_config={"method": st.column_config.TextColumn(pinned=True, width=105)})
-    st.caption("mean ± std over folds. • / ◦: bngan significantly better / worse than this row "
-               "(paired t-test over folds, 95%).")
+    st.caption(table_caption(group.get("reference")))
     names, minority = group["class_names"], set(group["minority"])
     tabs = st.tabs(done)
     for tab, method in zip(tabs, done):

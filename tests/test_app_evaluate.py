@@ -121,6 +121,14 @@ def test_results_from_disk_are_shown(folders: Path) -> None:
     assert table_methods(at) == ["smote", "bngan"]
     recall_9 = at.dataframe[0].value["9 (IR 10) recall"].tolist()
     assert recall_9 == ["0.500 ± 0.000 •", "0.800 ± 0.000"]  # the same gap in every fold: p = 0
+    assert any("bngan significantly better" in c.value for c in at.caption)  # the run's reference row
+    from bngan.evaluation import experiments as ex
+
+    folder = folders / "20240101-000000-digits"
+    ex.write_reports(folder, ex.collect(folder, reference="smote"))  # re-tested against another row
+    at = open_page()
+    assert any("smote significantly better" in c.value for c in at.caption)
+    assert at.dataframe[0].value["9 (IR 10) recall"].tolist() == ["0.500 ± 0.000", "0.800 ± 0.000 ◦"]
     at.selectbox(key="eval_confusion_method_20240101-000000-digits").set_value("bngan").run()
     assert not at.exception
     assert at.download_button(key="eval_download") is not None
