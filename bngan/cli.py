@@ -52,6 +52,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         trainer = Trainer.resume(args.resume, device=args.device, **overrides)
     else:
+        if args.download and args.dataset in ("mnist", "fashion-mnist"):
+            from bngan.data import load_dataset
+
+            for train in (True, False):  # fetch once into the data folder; training then reads it offline
+                load_dataset(args.dataset, train=train, root=args.data_dir, download=True)
         config = TrainConfig(
             dataset=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
             imbalance=_imbalance_arg(args), seed=args.seed, preset=args.preset,
@@ -173,8 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--minority", help="minority classes, e.g. 8,9 (profile 'minority')")
     train.add_argument("--ir", type=float, default=10.0, help="imbalance ratio of the minority classes")
     train.add_argument("--structure", default="entangled", help="preset[:k] or a structure JSON file")
+    train.add_argument("--download", action="store_true",
+                       help="fetch MNIST / Fashion-MNIST into the data folder first (needs internet)")
     train.add_argument("--preset", default="fast", choices=["fast", "paper"], help="model size")
-    train.add_argument("--reg-mode", default="paper", choices=["paper", "gaussian"])
+    train.add_argument("--reg-mode", default="paper", choices=["paper", "gaussian", "infogan"],
+                       help="paper: Eq. 6; gaussian: linear-Gaussian fit (Eq. 3-5); infogan: the InfoGAN baseline")
     train.add_argument("--lambda-reg", type=float, default=0.1)
     train.add_argument("--code-prior", default="normal", choices=["normal", "uniform"])
     train.add_argument("--batch-size", type=int, default=64)

@@ -13,7 +13,7 @@ from skimage.morphology import skeletonize
 
 from bngan.training import TrainedModel
 
-ATTRIBUTES = ("thickness", "slant", "ink", "width", "height")
+ATTRIBUTES = ("thickness", "slant", "ink", "width", "height", "cx", "cy", "orientation")
 
 
 def code_values(steps: int = 7, span: float = 2.0) -> torch.Tensor:
@@ -60,7 +60,9 @@ def grid(model: TrainedModel, label: int, code_x: int, code_y: int, values: torc
 
 def measure(images: torch.Tensor, threshold: float = 0.5) -> dict[str, np.ndarray]:
     """Per image: ``thickness`` (ink pixels / skeleton pixels), ``slant`` (shear ``μ11/μ02`` of the ink, positive
-    leaning right), ``ink`` (share of inked pixels), ``width``/``height`` (std of ink coordinates)."""
+    leaning right), ``ink`` (share of inked pixels), ``width``/``height`` (std of ink coordinates), ``cx``/``cy``
+    (centre of mass as a share of the side) and ``orientation`` (angle of the principal axis in degrees in [0, 180),
+    90 = upright, from the second-order moments). All but the first two apply to any image."""
     arr = images.detach().float().cpu().numpy()
     arr = arr.mean(1) if arr.ndim == 4 else arr
     out = {name: np.zeros(len(arr)) for name in ATTRIBUTES}
@@ -80,6 +82,9 @@ def measure(images: torch.Tensor, threshold: float = 0.5) -> dict[str, np.ndarra
         out["slant"][i] = -mu11 / mu02 if mu02 > 1e-6 else 0.0  # image rows grow downwards
         out["ink"][i] = ink.mean()
         out["width"][i], out["height"][i] = np.sqrt(mu20), np.sqrt(mu02)
+        out["cx"][i], out["cy"][i] = cx / max(1, w - 1), cy / max(1, h - 1)
+        # in [0, 180) so that upright shapes (90) never wrap; rows grow downwards
+        out["orientation"][i] = np.degrees(0.5 * np.arctan2(-2 * mu11, mu20 - mu02)) % 180
     return out
 
 

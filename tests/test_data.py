@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from bngan.data import STANDARD_PROFILE, DataError, Imbalance, load_dataset, make_imbalanced, minority_classes
+from real_data import needs_real_data
 
 
 def test_digits_is_embedded_and_upscaled():
@@ -12,6 +13,7 @@ def test_digits_is_embedded_and_upscaled():
     assert train.num_classes == 10
 
 
+@needs_real_data("mnist")
 def test_mnist_standard_split_counts_and_reproducibility():
     mnist = load_dataset("mnist")
     assert len(mnist) == 60000
@@ -24,6 +26,7 @@ def test_mnist_standard_split_counts_and_reproducibility():
     assert minority_classes(first.class_counts())[:2] == [9, 8]
 
 
+@needs_real_data("fashion-mnist")
 def test_fashion_mnist_reads_offline():
     fashion = load_dataset("fashion-mnist", train=False)
     assert len(fashion) == 10000 and fashion.class_names[8] == "Bag"
@@ -64,3 +67,27 @@ def test_image_folder(tmp_path):
     (tmp_path / "dogs" / "broken.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match="cannot read image"):
         load_dataset("folder", root=tmp_path)
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    """One file in the IDX format MNIST ships in (magic: two zero bytes, the type 0x08 = ubyte, the rank)."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_loader_reads_torchvision_layout(tmp_path):
+    """A tiny MNIST in torchvision's raw layout: the loader, its scaling and the standard split work offline."""
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 300), ("t10k", 50)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 256, size=(n, 28, 28))
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    train = load_dataset("mnist", root=tmp_path)
+    assert train.images.shape == (300, 1, 28, 28) and train.class_counts() == {c: 30 for c in range(10)}
+    assert float(train.images.max()) <= 1.0 and float(train.images.max()) > 0.9
+    split = make_imbalanced(train, Imbalance(counts=[30, 20, 10, 8, 6, 5, 4, 3, 2, 1]), seed=0)
+    assert list(split.class_counts().values()) == [30, 20, 10, 8, 6, 5, 4, 3, 2, 1]
+    assert len(load_dataset("mnist", root=tmp_path, train=False)) == 50

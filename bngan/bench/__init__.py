@@ -13,6 +13,7 @@ COMMANDS = {
     "table1": ("bngan.evaluation.experiments", "Table 1: classifier metrics per method, folds, t-tests"),
     "ir-sweep": ("bngan.evaluation.experiments", "Figure 3: minority recall/F1 against imbalance ratio"),
     "disentangle": ("bngan.evaluation.disentangle_experiment", "Figure 4b: FactorVAE score on dSprites"),
+    "structure": ("bngan.bench.structure", "effect matrices: does the drawn DAG shape what each code does?"),
     "render": ("bngan.data.dsprites", "dSprites rendering speed (images/s)"),
 }
 

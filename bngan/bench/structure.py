@@ -1,0 +1,242 @@
+"""Does the drawn structure shape what the codes do? Effect matrices of models that differ only in the drawing.
+
+``python -m bngan bench structure`` trains (or reuses) one model per variant and seed with the same data and
+settings: ``disentangled`` (ci -> ci'), ``entangled`` (also c1, c2 -> c3'), ``infogan`` (the InfoGAN loss on
+the same networks) and ``gaussian-entangled`` (the entangled drawing with the linear-Gaussian regulariser).
+For each it measures the effect matrix (codes × attributes, bngan.effects), the cross-talk per code, the
+agreement with its own drawing and with the entangled drawing (the same score for every model: does c3 move
+what c1 and c2 move?). How strongly the attributes move together anyway is measured on real training images
+of each class and on the placebo noise directions. One JSON cell per model (resumable; a cell whose settings
+changed is recomputed), then ``report.md`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bngan.files import atomic_write_text
+
+VARIANTS = {  # name: (structure preset, regulariser mode)
+    "disentangled": ("disentangled", "paper"),
+    "entangled": ("entangled", "paper"),
+    "infogan": ("disentangled", "infogan"),
+    "gaussian-entangled": ("entangled", "gaussian"),
+}
+CELL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a cell's numbers depend on (the fingerprint is computed from all of it)."""
+
+    dataset: str = "mnist"
+    imbalance: str = "standard"
+    k: int = 3
+    steps: int = 6000
+    effect_seeds: int = 16
+    span: float = 2.0
+
+    def train_config(self, variant: str, seed: int):
+        from bngan.config import TrainConfig
+        from bngan.data import Imbalance
+        from bngan.structure import LatentStructure
+
+        preset, mode = VARIANTS[variant]
+        return TrainConfig(dataset=self.dataset, imbalance=Imbalance(self.imbalance).to_dict(), seed=seed,
+                           structure=LatentStructure.preset(preset, self.k).to_dict(), reg_mode=mode,
+                           steps=self.steps, sample_every=1000, checkpoint_every=1000)
+
+    def fingerprint(self, variant: str, seed: int) -> str:
+        payload = {"version": CELL_VERSION, "variant": variant, "seed": seed, **self.__dict__}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def same_training(saved: dict, wanted: dict) -> bool:
+    """A saved run answers for a wanted one when everything but bookkeeping (grids, checkpoints) matches."""
+    ignore = {"sample_every", "checkpoint_every", "device", "data_dir"}
+    strip = lambda c: {k: v for k, v in c.items() if k not in ignore}  # noqa: E731
+    saved_structure, wanted_structure = dict(saved.get("structure", {})), dict(wanted["structure"])
+    saved_structure.pop("labels", None)
+    wanted_structure.pop("labels", None)
+    return strip({**saved, "structure": saved_structure}) == strip({**wanted, "structure": wanted_structure})
+
+
+def trained_model(settings: Settings, variant: str, seed: int, runs: Path):
+    """The model of this cell: a finished run folder with the same training settings, else trained now."""
+    from bngan.runs import RunWriter
+    from bngan.training import TrainedModel, Trainer
+
+    config = settings.train_config(variant, seed)
+    folder = runs / f"{variant}-s{seed}"
+    checkpoint = folder / "checkpoint.pt"
+    if checkpoint.exists():
+        model = TrainedModel.load(checkpoint)
+        if model.step >= settings.steps and same_training(model.config.to_dict(), config.to_dict()):
+            return model
+        print(f"{folder}: another configuration or unfinished; training again", flush=True)
+    trainer = Trainer(config)
+    writer = RunWriter(folder, trainer)
+    try:
+        trainer.run(callback=writer, checkpoint_path=writer.checkpoint)
+    finally:
+        writer.close()
+    return TrainedModel.load(checkpoint)
+
+
+def compute_cell(settings: Settings, variant: str, seed: int, runs: Path) -> dict:
+    """Train or reuse the model, then measure its effect matrix and read it against the structures."""
+    from bngan.effects import crosstalk, effect_matrix, structure_agreement
+    from bngan.structure import LatentStructure
+
+    model = trained_model(settings, variant, seed, runs)
+    matrix = effect_matrix(model, seeds=settings.effect_seeds, span=settings.span)
+    entangled = LatentStructure.preset("entangled", settings.k)
+    return {
+        "variant": variant, "seed": seed, "step": model.step, "matrix": matrix.to_dict(),
+        "crosstalk": crosstalk(matrix.codes).round(5).tolist(),
+        "own": structure_agreement(matrix.codes, model.structure),
+        "entangled": structure_agreement(matrix.codes, entangled),
+    }
+
+
+def real_coupling(settings: Settings, attributes: tuple[str, ...]) -> dict:
+    """|Spearman| between attributes among the real training images of each class (fold 0), averaged."""
+    import torch
+
+    from bngan.data import Imbalance, load_dataset, make_imbalanced
+    from bngan.effects import attribute_coupling
+
+    data = make_imbalanced(load_dataset(settings.dataset), Imbalance(settings.imbalance), seed=0)
+    per_class = [attribute_coupling(data.images[data.labels == c], attributes)
+                 for c in torch.unique(data.labels).tolist()]
+    return {"attributes": list(attributes), "coupling": np.mean(per_class, axis=0).round(3).tolist()}
+
+
+def load_cells(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
+
+
+def run(settings: Settings, variants: list[str], seeds: list[int], runs: Path, out: Path) -> list[dict]:
+    """Compute the missing or outdated cells one by one (each written as soon as it is done)."""
+    for seed in seeds:
+        for variant in variants:
+            path = out / "cells" / f"{variant}-s{seed}.json"
+            fingerprint = settings.fingerprint(variant, seed)
+            if path.exists() and json.loads(path.read_text()).get("fingerprint") == fingerprint:
+                continue
+            print(f"cell {variant} seed {seed} ...", flush=True)
+            cell = {"fingerprint": fingerprint, "settings": settings.__dict__,
+                    **compute_cell(settings, variant, seed, runs)}
+            atomic_write_text(path, json.dumps(cell, indent=1))
+    return [c for c in load_cells(out) if c["fingerprint"] == settings.fingerprint(c["variant"], c["seed"])]
+
+
+# report -------------------------------------------------------------------------------------------------
+def _interval(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of a 95% t-interval over seeds (0 with one seed)."""
+    from scipy.stats import t
+
+    a = np.asarray(values, dtype=float)
+    if len(a) < 2:
+        return float(a.mean()), 0.0
+    return float(a.mean()), float(t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / np.sqrt(len(a)))
+
+
+def summarise(cells: list[dict]) -> dict:
+    """Per variant, over seeds: cross-talk, agreement with its own and with the entangled drawing, c3's
+    coverage of its would-be parents, the codes' and the placebo directions' mean effect, mean matrix."""
+    out = {}
+    for variant in VARIANTS:
+        mine = [c for c in cells if c["variant"] == variant]
+        if not mine:
+            continue
+        k = mine[0]["matrix"]["k"]
+        effects = np.array([c["matrix"]["effect"] for c in mine])
+        out[variant] = {
+            "seeds": [c["seed"] for c in mine],
+            "attributes": mine[0]["matrix"]["attributes"],
+            "mean_matrix": effects[:, :k].mean(0).round(3).tolist(),
+            "crosstalk": _interval([float(np.mean(c["crosstalk"])) for c in mine]),
+            "crosstalk_per_code": [_interval([c["crosstalk"][j] for c in mine]) for j in range(k)],
+            "agreement_own": _interval([c["own"]["agreement"] for c in mine]),
+            "agreement_entangled": _interval([c["entangled"]["agreement"] for c in mine]),
+            "c3_coverage": _interval([c["entangled"]["per_code"][2]["score"] for c in mine]),
+            "code_effect": _interval([float(e[:k].mean()) for e in effects]),
+            "placebo_effect": _interval([float(e[k:].mean()) for e in effects]),
+        }
+    return out
+
+
+def _pm(pair: tuple[float, float] | list[float]) -> str:
+    return f"{pair[0]:.3f} ± {pair[1]:.3f}"
+
+
+def write_report(out: Path, summary: dict, coupling: dict | None) -> str:
+    lines = ["# Does the drawing shape the codes? (bench structure)", "",
+             "Mean over seeds ± the half-width of a 95% t-interval. Effects are in units of the attribute's "
+             "spread among the class's ordinary samples, mean over classes of |change from code −2 to +2|.", "",
+             "| variant | seeds | cross-talk | agreement (own drawing) | agreement (entangled drawing) | "
+             "c3 covers c1's and c2's attributes | code effect | placebo (noise direction) effect |",
+             "|---|---|---|---|---|---|---|---|"]
+    for variant, s in summary.items():
+        lines.append(f"| {variant} | {len(s['seeds'])} | {_pm(s['crosstalk'])} | {_pm(s['agreement_own'])} | "
+                     f"{_pm(s['agreement_entangled'])} | {_pm(s['c3_coverage'])} | {_pm(s['code_effect'])} | "
+                     f"{_pm(s['placebo_effect'])} |")
+    for variant, s in summary.items():
+        lines += ["", f"**{variant}**: mean effect matrix over seeds", "",
+                  "| code | " + " | ".join(s["attributes"]) + " | cross-talk |",
+                  "|---|" + "---|" * (len(s["attributes"]) + 1)]
+        for j, row in enumerate(s["mean_matrix"], start=1):
+            lines.append(f"| c{j} | " + " | ".join(f"{v:.2f}" for v in row) +
+                         f" | {_pm(s['crosstalk_per_code'][j - 1])} |")
+    if coupling:
+        lines += ["", "Attribute coupling in the real training images (|Spearman ρ|, mean over classes):", "",
+                  "| | " + " | ".join(coupling["attributes"]) + " |",
+                  "|---|" + "---|" * len(coupling["attributes"])]
+        for name, row in zip(coupling["attributes"], coupling["coupling"]):
+            lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row) + " |")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "report.md", text)
+    atomic_write_text(out / "summary.json", json.dumps({"summary": summary, "real_coupling": coupling}, indent=1))
+    return text
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bngan bench structure", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--steps", type=int, default=6000, help="GAN steps per model")
+    parser.add_argument("--seeds", type=_int_list, default=[0, 1, 2])
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"any of {', '.join(VARIANTS)}")
+    parser.add_argument("--effect-seeds", type=int, default=16, help="noise draws per class in the matrix")
+    parser.add_argument("--runs", default="runs/structure", help="where the models are trained / reused")
+    parser.add_argument("--out", default="results/structure")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = Settings(dataset=args.dataset, steps=args.steps, effect_seeds=args.effect_seeds)
+    out = Path(args.out)
+    cells = run(settings, variants, args.seeds, Path(args.runs), out)
+    attributes = tuple(cells[0]["matrix"]["attributes"]) if cells else ()
+    coupling = real_coupling(settings, attributes) if cells else None
+    print(write_report(out, summarise(cells), coupling))
+    return 0
