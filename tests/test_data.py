@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from real_data import needs_real_data
 
 from bngan.data import STANDARD_PROFILE, DataError, Imbalance, load_dataset, make_imbalanced, minority_classes
-from real_data import needs_real_data
 
 
 def test_digits_is_embedded_and_upscaled():

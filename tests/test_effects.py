@@ -94,7 +94,7 @@ def test_effect_matrix_recovers_known_controls():
 
 
 def test_effect_matrix_of_a_trained_model(tiny_config, tmp_path):
-    from bngan.training import Trainer, TrainedModel
+    from bngan.training import TrainedModel, Trainer
 
     trainer = Trainer(tiny_config)
     trainer.run()
