@@ -10,7 +10,6 @@ and a correlation table.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -18,19 +17,19 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from bngan.ui import registry
+from bngan.ui import models
+from bngan.ui.models import load_model
 
 if TYPE_CHECKING:
     import torch
 
     from bngan.training import TrainedModel
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = ROOT / "assets" / "default" / "checkpoint.pt"  # $BNGAN_DEFAULT_MODEL overrides it
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "bngan-uploads"
 MAX_UPLOAD_MB = 256
 
 SELECT_KEY = "trav_checkpoint"  # the chosen checkpoint path
+COMPARE_KEY = "trav_compare"  # the second model of the side-by-side view
 GOOD_KEY = "trav_good_path"  # the last checkpoint that loaded: shown when a new choice fails
 UPLOADS_KEY = "trav_uploads"  # {path: label} of checkpoints uploaded in this session
 ERROR_KEY = "trav_upload_error"  # the last upload's error, shown once
@@ -41,31 +40,8 @@ ATTRIBUTES = ("thickness", "slant")
 
 # checkpoints ------------------------------------------------------------------------------------------
 def checkpoint_options() -> dict[str, str]:
-    """Path -> menu label: the bundled default model, this session's uploads, then the runs, newest first."""
-    from bngan.runs import list_runs
-
-    options: dict[str, str] = {}
-    default = Path(os.environ.get("BNGAN_DEFAULT_MODEL") or DEFAULT_CHECKPOINT)
-    if default.is_file():
-        where = " (assets/default)" if default == DEFAULT_CHECKPOINT else ""
-        options[str(default)] = f"Default model{where}"
-    options.update(st.session_state.get(UPLOADS_KEY, {}))
-    for run in list_runs(registry.runs_dir()):
-        options.setdefault(str(run.checkpoint), f"{run.folder.name} · {run.dataset} · {run.steps} steps")
-    return options
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def _load(path: str, mtime: float) -> TrainedModel:
-    """A checkpoint's networks on the CPU; keyed by mtime too, so a run that saved again is reloaded."""
-    from bngan.training import TrainedModel
-
-    return TrainedModel.load(path)
-
-
-def load_model(path: str) -> TrainedModel:
-    """The cached model of ``path``; raises CheckpointError (a ValueError) or OSError with the reason."""
-    return _load(path, Path(path).stat().st_mtime)
+    """Path -> menu label: the bundled models, this session's uploads, then the runs, newest first."""
+    return models.checkpoint_options(st.session_state.get(UPLOADS_KEY, {}))
 
 
 def _safe_name(name: str) -> str:
@@ -236,20 +212,12 @@ def curves(path: str, mtime: float, label: int, code: int, span: float) -> dict:
 
     from bngan.traversal import attribute_curves
 
-    model = _load(path, mtime)
+    model = load_model(path)
     return attribute_curves(model, label, code, torch.linspace(-span, span, CURVE_STEPS), seeds=8)
 
 
-@st.cache_data(show_spinner="Measuring what each code does…", max_entries=32)
-def effects(path: str, mtime: float, label: int) -> list[dict]:
-    """Correlation of each code with each measured attribute (cached per model and class)."""
-    from bngan.traversal import code_effects
-
-    return code_effects(_load(path, mtime), label, seeds=8)
-
-
 def measured(path: str, model: TrainedModel, label: int) -> None:
-    """Attribute-vs-code curves for a chosen code, and the code-effects table for every code."""
+    """Attribute-vs-code curves for a chosen code (this class, 8 noise draws)."""
     from bngan.ui.charts import attribute_figure
 
     mtime = Path(path).stat().st_mtime
@@ -261,13 +229,84 @@ def measured(path: str, model: TrainedModel, label: int) -> None:
                     key="trav_curves", config={"displayModeBar": False})
     st.caption("Mean ± std over 8 noise draws. Thickness: ink pixels per skeleton pixel; slant: shear of the "
                "ink (positive leans right).")
-    rows = effects(path, mtime, label)
-    table = [{"code": code_name(model, r["code"]), **{a: r[a] for a in ("thickness", "slant", "ink", "width",
-                                                                        "height")}} for r in rows]
-    st.markdown("**Code effects**: correlation of each code's value with each measured attribute")
-    st.dataframe(table, hide_index=True, key="trav_effects", column_config={
-        a: st.column_config.NumberColumn(a, format="%+.2f") for a in ("thickness", "slant", "ink", "width",
-                                                                      "height")})
+
+
+MEANING_NOTE = ("A code's meaning is chosen by the GAN during training, not by its label: labels are names "
+                "someone gave after looking and are not verified. The matrix is what each code measurably does.")
+
+
+def agreement_caption(effects: dict) -> str:
+    """``agreement with its drawing .62 · cross-talk c1 .41, c2 …``"""
+    import numpy as np
+
+    from bngan.effects import crosstalk
+
+    matrix = effects["matrix"]
+    talk = crosstalk(np.asarray(matrix["effect"])[: matrix["k"]])
+    per_code = ", ".join(f"c{i} {t:.2f}" for i, t in enumerate(talk, start=1))
+    return (f"Agreement with its own drawing **{effects['own']['agreement']:.2f}** (0–1) · cross-talk "
+            f"(share of a code's effect outside its strongest attribute) {per_code}")
+
+
+def effect_view(path: str, model: TrainedModel, key: str, zmax: float | None = None, title: str = "") -> None:
+    """The model's measured effect matrix as a heatmap, with its agreement and cross-talk."""
+    from bngan.ui.charts import effect_heatmap
+
+    effects = models.model_effects(path)
+    names = [code_name(model, i) for i in range(1, model.structure.k + 1)]
+    st.plotly_chart(effect_heatmap(effects["matrix"], names, title=title, zmax=zmax), key=key,
+                    config={"displayModeBar": False})
+    st.caption(agreement_caption(effects))
+
+
+def effects_section(path: str, model: TrainedModel) -> None:
+    st.markdown("**What each code does, measured** (all classes): the change of each attribute as the code "
+                "sweeps −2 → +2, in units of that attribute's spread among the class's samples; 95% interval "
+                "under each value. The placebo rows sweep random noise directions no regulariser touched.")
+    effect_view(path, model, key="trav_effects")
+    st.caption(MEANING_NOTE + " How the agreement is scored: docs/structure-effects.md.")
+
+
+def compare_section(path: str, model: TrainedModel, label: int, seed: int) -> None:
+    """Two models side by side: the same class, the same noise, every code swept; their effect matrices."""
+    options = {p: name for p, name in checkpoint_options().items() if p != path}
+    if not options:
+        st.info("Train or upload a second model to compare it with this one.")
+        return
+    bundled = [p for p in models.bundled_options() if p != path]
+    if st.session_state.get(COMPARE_KEY) not in options:
+        st.session_state[COMPARE_KEY] = bundled[0] if bundled else next(iter(options))
+    other_path = st.selectbox("Compare with", list(options), format_func=options.get, key=COMPARE_KEY,
+                              help="The two bundled defaults differ only in the drawn structure.")
+    try:
+        other = load_model(other_path)
+    except (ValueError, OSError) as exc:
+        st.error(f"Could not load {options[other_path]}: {exc}", icon=":material/error:")
+        return
+    if other.structure.k != model.structure.k or len(other.class_names) != len(model.class_names):
+        st.warning("The two models have different codes or classes: shown side by side, not on the same "
+                   "noise.", icon=":material/warning:")
+    zmax = max(max(max(r) for r in models.model_effects(p)["matrix"]["effect"]) for p in (path, other_path))
+    cols = st.columns(2, gap="large")
+    for col, (p, m, key) in zip(cols, ((path, model, "a"), (other_path, other, "b"))):
+        with col:
+            name = checkpoint_options().get(p, Path(p).parent.name)
+            st.markdown(f"**{name}** · {structure_summary(m)}")
+            zero = [0.0] * m.structure.k
+            st.image(strips_image(m, min(label, len(m.class_names) - 1), seed, zero), output_format="PNG")
+            effect_view(p, m, key=f"trav_compare_effects_{key}", zmax=zmax)
+
+
+def structure_summary(model: TrainedModel) -> str:
+    """``entangled drawing: c1, c2 -> c3'`` or ``disentangled drawing`` (plus the regulariser mode)."""
+    from bngan.effects import entangling_parents
+
+    links = {j: ps for j, ps in entangling_parents(model.structure).items() if ps}
+    mode = "" if model.config.reg_mode == "paper" else f", {model.config.reg_mode} loss"
+    if not links:
+        return f"disentangled drawing{mode}"
+    text = "; ".join(f"{', '.join(f'c{i}' for i in ps)} → c{j}'" for j, ps in links.items())
+    return f"entangled drawing: {text}{mode}"
 
 
 def main() -> None:
@@ -304,6 +343,10 @@ def main() -> None:
             st.image(grid_image(model, label, seed, values, code_x, code_y), output_format="PNG")
         with grid_cols[1]:
             measured(path, model, label)
+    effects_section(path, model)
+    st.subheader("Side by side")
+    st.caption("Both models get the same class and the same noise; every code is swept with the others at 0.")
+    compare_section(path, model, label, seed)
 
 
 main()

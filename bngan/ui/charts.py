@@ -162,3 +162,22 @@ def confusion_figure(matrix: Sequence[Sequence[float]], class_names: Sequence[st
 def _empty_note(fig: go.Figure, text: str) -> None:
     fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
                        font={"color": "gray"})
+
+
+def effect_heatmap(matrix: Mapping, code_names: Sequence[str] | None = None, title: str = "",
+                   zmax: float | None = None, height: int = 260) -> go.Figure:
+    """The effect matrix (bngan.effects) as a heatmap: one row per code, then the placebo noise directions;
+    the cell text is the effect with its 95% interval. ``zmax`` puts several heatmaps on one colour scale."""
+    k = int(matrix["k"])
+    rows = list(code_names or matrix["rows"][:k]) + [f"{r} (placebo)" for r in matrix["rows"][k:]]
+    effect, low, high = matrix["effect"], matrix["low"], matrix["high"]
+    text = [[f"{v:.2f}<br><span style='font-size:9px'>{lo:.2f}–{hi:.2f}</span>" for v, lo, hi in zip(*r)]
+            for r in zip(effect, low, high)]
+    top = zmax if zmax is not None else max((max(r) for r in effect), default=1.0)
+    fig = go.Figure(go.Heatmap(z=effect, x=list(matrix["attributes"]), y=rows, text=text, texttemplate="%{text}",
+                               colorscale="Blues", zmin=0, zmax=max(top, 1e-6), xgap=2, ygap=2,
+                               colorbar={"title": {"text": "effect", "side": "right"}, "thickness": 10},
+                               hovertemplate="%{y} → %{x}: %{z:.2f} spreads<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=height, margin=MARGIN)
+    return fig
