@@ -138,6 +138,51 @@ def job_structure(job) -> list[tuple[str, str]] | None:
     return sorted(tuple(e) for e in json.loads((Path(job.folder) / "structure.json").read_text())["edges"])
 
 
+def measured_model(structure: dict, problems: list) -> None:
+    """A trained model's measured effect matrix next to the drawing, and how well it follows the drawing."""
+    from bngan.ui import models
+    from bngan.ui.charts import effect_heatmap
+
+    options = models.checkpoint_options()
+    if not options:
+        st.info("No trained model yet: train one on the Train page to see what its codes do.")
+        return
+    if st.session_state.get("structure_model") not in options:
+        st.session_state["structure_model"] = next(iter(options))
+    path = st.selectbox("Model", list(options), format_func=options.get, key="structure_model",
+                        help="The two bundled defaults differ only in the drawn structure.")
+    try:
+        effects = models.model_effects(path)
+    except (ValueError, OSError) as exc:
+        st.error(f"Could not measure {options[path]}: {exc}", icon=":material/error:")
+        return
+    st.plotly_chart(effect_heatmap(effects["matrix"], height=240), key="structure_effects",
+                    config={"displayModeBar": False})
+    own = effects["own"]["agreement"]
+    if problems:
+        st.caption(f"Fix the drawing's problems to score this model against it (agreement with the drawing it "
+                   f"was trained on: {own:.2f}).")
+        return
+    agreement = models.agreement_with(effects, structure)
+    if agreement is None:
+        st.caption(f"This model has {effects['matrix']['k']} codes, the drawing {structure['k']}: no agreement "
+                   f"to compute. Agreement with the model's own drawing: {own:.2f}.")
+        return
+    lines = [f"Agreement of this model with **your drawing**: **{agreement['agreement']:.2f}** (0–1; with the "
+             f"drawing it was trained on: {own:.2f})."]
+    for code in agreement["per_code"]:
+        if code["parents"]:
+            parents = ", ".join(f"c{i}" for i in code["parents"])
+            lines.append(f"- c{code['code']}' has {parents} among its ancestors: c{code['code']} should also move "
+                         f"what {parents} move — it does to {code['score']:.0%} of its strongest effect.")
+        else:
+            lines.append(f"- c{code['code']} should move one attribute: purity {code['score']:.2f}.")
+    st.markdown("\n".join(lines))
+    st.caption("Effects: change of each attribute as the code sweeps −2 → +2, in units of the attribute's spread "
+               "among a class's samples, mean over classes (95% interval). A code's meaning is chosen by the GAN "
+               "during training, not by its label.")
+
+
 def main() -> None:
     state.prepare_widgets()
     structure = state.get_structure()
@@ -166,6 +211,8 @@ def main() -> None:
         show_validation(structure, problems)
         with st.expander("What do the edges mean?"):
             st.markdown(EXPLANATION)
+        st.subheader("Does a trained model follow this drawing?")
+        measured_model(structure, problems)
     with right:
         st.subheader("Edges")
         edge_table(structure["k"])

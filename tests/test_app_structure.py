@@ -261,3 +261,20 @@ def test_learned_weights_of_a_finished_job_are_drawn_on_the_same_structure(app: 
     app.session_state["structure"] = {"k": 3, "edges": [list(e) for e in structure.edges[:3]], "labels": {}}
     app.run()  # another graph: the learned numbers would describe a different network
     assert not any(f"job {job.id}" in c.value for c in app.caption)
+
+
+def agreement_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("Agreement of this model with"))
+
+
+def test_measured_model_is_scored_against_the_drawing(app: AppTest) -> None:
+    """The default model's effect matrix is shown; its agreement follows the drawing being edited."""
+    assert [c.key for c in app.get("plotly_chart")] == ["structure_effects"]
+    entangled = agreement_line(app)
+    assert "c1, c2 among its ancestors" in " ".join(m.value for m in app.markdown)
+    disentangled = with_edges(app, [["c1", "c1'"], ["c2", "c2'"], ["c3", "c3'"]])
+    assert agreement_line(disentangled) != entangled
+    assert "among its ancestors" not in " ".join(m.value for m in disentangled.markdown)
+    broken = with_edges(app, [["c1", "c1'"], ["c2", "c2'"]])  # c3' has no parent
+    assert not any(m.value.startswith("Agreement of this model") for m in broken.markdown)
+    assert any("Fix the drawing's problems" in c.value for c in broken.caption)

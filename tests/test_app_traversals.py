@@ -59,11 +59,20 @@ def test_page_shows_controls_images_and_measurements(page: AppTest) -> None:
     assert page.slider(key="trav_code_1").max == 2.5  # most of the N(0, 1) prior
     assert "run-tiny · digits · 3 steps" in page.selectbox(key="trav_checkpoint").options
     assert page.selectbox(key="trav_class").options[9] == "9 · minority (15 img)"
-    assert len(image_urls(page)) == 3
-    assert [c.key for c in page.get("plotly_chart")] == ["trav_curves"]
-    effects = page.dataframe[0].value
-    assert list(effects["code"]) == ["c1 · thickness", "c2 · rotation", "c3"]
-    assert {"thickness", "slant"} <= set(effects.columns)
+    assert len(image_urls(page)) == 5  # image, strips, grid, then the side-by-side strips of two models
+    assert [c.key for c in page.get("plotly_chart")] == ["trav_curves", "trav_effects", "trav_compare_effects_a",
+                                                         "trav_compare_effects_b"]
+    assert any(c.startswith("Agreement with its own drawing") for c in texts(page.caption))
+
+
+def test_side_by_side_offers_every_other_model(page: AppTest, trained_runs: Path) -> None:
+    menu = page.selectbox(key="trav_checkpoint")
+    compare = page.selectbox(key="trav_compare")  # options are the menu's labels, values its paths
+    assert "run-tiny · digits · 3 steps" not in compare.options
+    assert set(compare.options) == set(menu.options) - {"run-tiny · digits · 3 steps"}
+    before = image_urls(page)
+    page.selectbox(key="trav_class").set_value(3).run()
+    assert image_urls(page)[3] != before[3]  # the side-by-side strips follow the chosen class
 
 
 def test_moving_a_slider_redraws_the_image(page: AppTest) -> None:
@@ -115,7 +124,7 @@ def test_good_upload_is_listed_and_chosen(page: AppTest, trained_runs: Path) -> 
     assert not page.error
     box = page.selectbox(key="trav_checkpoint")
     assert box.value.endswith("mine.pt") and "Uploaded: mine.pt" in box.options
-    assert len(image_urls(page)) == 3
+    assert len(image_urls(page)) == 5
 
 
 def test_a_corrupt_run_keeps_the_previous_model(trained_runs: Path, tmp_path: Path,
