@@ -217,6 +217,7 @@ def _int_list(text: str) -> list[int]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bngan bench structure", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--imbalance", default="standard", choices=["standard", "none"])
     parser.add_argument("--steps", type=int, default=6000, help="GAN steps per model")
     parser.add_argument("--seeds", type=_int_list, default=[0, 1, 2])
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"any of {', '.join(VARIANTS)}")
@@ -233,7 +234,8 @@ def main(argv: list[str]) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    settings = Settings(dataset=args.dataset, steps=args.steps, effect_seeds=args.effect_seeds)
+    settings = Settings(dataset=args.dataset, imbalance=args.imbalance, steps=args.steps,
+                        effect_seeds=args.effect_seeds)
     out = Path(args.out)
     cells = run(settings, variants, args.seeds, Path(args.runs), out)
     attributes = tuple(cells[0]["matrix"]["attributes"]) if cells else ()
