@@ -42,7 +42,7 @@ def test_slider_redraws_the_image_and_bad_upload_is_refused(page, app_url: str, 
     open_page(page, app_url, "Traversals")
     image = page.locator(f"{MAIN} [data-testid=stImage] img").first
     image.wait_for()
-    page.locator(MAIN).get_by_text("Code effects").wait_for(timeout=60_000)  # the whole page has drawn
+    page.locator(MAIN).get_by_text("What each code does, measured").wait_for(timeout=60_000)  # the whole page has drawn
     before = image.get_attribute("src")
     page.screenshot(path=str(artifacts_dir / "traversals.png"))
 
