@@ -163,6 +163,26 @@ def effect_matrix(model: TrainedModel, attributes: tuple[str, ...] | None = None
                         signed=standard.mean(-1), change=summary(raw), classes=classes, k=k, settings=settings)
 
 
+def code_readout(model: TrainedModel, n: int = 2048, seed: int = 0) -> np.ndarray:
+    """Correlation of each read-back code ``ci'`` (rows) with each input code ``cj`` (columns) on ``n`` fresh
+    fakes of every class: what the regulariser actually shapes (the discriminator's reading, not the image)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(len(model.class_names)).repeat(n // len(model.class_names) + 1)[:n]
+    codes = sample_prior(model, n, g)
+    images = model.generate(labels, codes=codes, z=torch.randn(n, model.generator.cfg.z_dim, generator=g))
+    read = model.extract_codes(images, labels).numpy()
+    k = model.structure.k
+    return np.corrcoef(read.T, codes.numpy().T)[:k, k:]
+
+
+def sample_prior(model: TrainedModel, n: int, generator: torch.Generator) -> torch.Tensor:
+    from bngan.training import sample_codes
+
+    return sample_codes(n, model.structure.k, model.config.code_prior, generator)
+
+
 def attribute_coupling(images: torch.Tensor, attributes: tuple[str, ...]) -> np.ndarray:
     """|Spearman correlation| between attributes over a set of images: how much they move together anyway."""
     from scipy.stats import spearmanr

@@ -103,3 +103,15 @@ def test_effect_matrix_of_a_trained_model(tiny_config, tmp_path):
     matrix = effect_matrix(model, classes=[0, 1], seeds=3, steps=3, bootstrap=50)
     assert matrix.effect.shape == (model.structure.k + 2, 5) and np.isfinite(matrix.effect).all()
     assert matrix.attributes == ["thickness", "slant", "ink", "width", "height"]  # digits: the digit measures
+
+
+def test_code_readout_correlates_read_codes_with_input_codes(tiny_config, tmp_path):
+    from bngan.effects import code_readout
+    from bngan.training import TrainedModel, Trainer
+
+    trainer = Trainer(tiny_config)
+    trainer.run()
+    model = TrainedModel.load(trainer.save(tmp_path / "checkpoint.pt"))
+    readout = code_readout(model, n=256)
+    assert readout.shape == (3, 3) and np.all(np.abs(readout) <= 1 + 1e-9)
+    assert np.allclose(readout, code_readout(model, n=256))  # seeded

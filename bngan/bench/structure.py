@@ -22,13 +22,16 @@ import numpy as np
 
 from bngan.files import atomic_write_text
 
-VARIANTS = {  # name: (structure preset, regulariser mode)
-    "disentangled": ("disentangled", "paper"),
-    "entangled": ("entangled", "paper"),
-    "infogan": ("disentangled", "infogan"),
-    "gaussian-entangled": ("entangled", "gaussian"),
+VARIANTS = {  # name: (structure preset, regulariser mode, λ_reg)
+    "disentangled": ("disentangled", "paper", 0.1),
+    "entangled": ("entangled", "paper", 0.1),
+    "infogan": ("disentangled", "infogan", 0.1),
+    "gaussian-entangled": ("entangled", "gaussian", 0.1),
+    "disentangled-l1": ("disentangled", "paper", 1.0),  # ten times the regulariser's weight
+    "entangled-l1": ("entangled", "paper", 1.0),
 }
-CELL_VERSION = 1
+DEFAULT_VARIANTS = ("disentangled", "entangled", "infogan", "gaussian-entangled")
+CELL_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,10 @@ class Settings:
         from bngan.data import Imbalance
         from bngan.structure import LatentStructure
 
-        preset, mode = VARIANTS[variant]
+        preset, mode, weight = VARIANTS[variant]
         return TrainConfig(dataset=self.dataset, imbalance=Imbalance(self.imbalance).to_dict(), seed=seed,
                            structure=LatentStructure.preset(preset, self.k).to_dict(), reg_mode=mode,
+                           lambda_reg=weight,
                            steps=self.steps, sample_every=1000, checkpoint_every=1000)
 
     def fingerprint(self, variant: str, seed: int) -> str:
@@ -91,7 +95,7 @@ def trained_model(settings: Settings, variant: str, seed: int, runs: Path):
 
 def compute_cell(settings: Settings, variant: str, seed: int, runs: Path) -> dict:
     """Train or reuse the model, then measure its effect matrix and read it against the structures."""
-    from bngan.effects import crosstalk, effect_matrix, structure_agreement
+    from bngan.effects import code_readout, crosstalk, effect_matrix, structure_agreement
     from bngan.structure import LatentStructure
 
     model = trained_model(settings, variant, seed, runs)
@@ -100,6 +104,7 @@ def compute_cell(settings: Settings, variant: str, seed: int, runs: Path) -> dic
     return {
         "variant": variant, "seed": seed, "step": model.step, "matrix": matrix.to_dict(),
         "crosstalk": crosstalk(matrix.codes).round(5).tolist(),
+        "readout": code_readout(model).round(4).tolist(),
         "own": structure_agreement(matrix.codes, model.structure),
         "entangled": structure_agreement(matrix.codes, entangled),
     }
@@ -169,6 +174,7 @@ def summarise(cells: list[dict]) -> dict:
             "c3_coverage": _interval([c["entangled"]["per_code"][2]["score"] for c in mine]),
             "code_effect": _interval([float(e[:k].mean()) for e in effects]),
             "placebo_effect": _interval([float(e[k:].mean()) for e in effects]),
+            "readout": np.mean([c["readout"] for c in mine], axis=0).round(3).tolist(),
         }
     return out
 
@@ -195,6 +201,11 @@ def write_report(out: Path, summary: dict, coupling: dict | None) -> str:
         for j, row in enumerate(s["mean_matrix"], start=1):
             lines.append(f"| c{j} | " + " | ".join(f"{v:.2f}" for v in row) +
                          f" | {_pm(s['crosstalk_per_code'][j - 1])} |")
+        k = len(s["readout"])
+        lines += ["", "what the code head reads back: correlation of ci' (rows) with cj (columns), mean over seeds",
+                  "", "| | " + " | ".join(f"c{j}" for j in range(1, k + 1)) + " |", "|---|" + "---|" * k]
+        for i, row in enumerate(s["readout"], start=1):
+            lines.append(f"| c{i}' | " + " | ".join(f"{v:+.2f}" for v in row) + " |")
     if coupling:
         lines += ["", "Attribute coupling in the real training images (|Spearman ρ|, mean over classes):", "",
                   "| | " + " | ".join(coupling["attributes"]) + " |",
@@ -220,7 +231,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--imbalance", default="standard", choices=["standard", "none"])
     parser.add_argument("--steps", type=int, default=6000, help="GAN steps per model")
     parser.add_argument("--seeds", type=_int_list, default=[0, 1, 2])
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"any of {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"any of {', '.join(VARIANTS)}")
     parser.add_argument("--effect-seeds", type=int, default=16, help="noise draws per class in the matrix")
     parser.add_argument("--runs", default="runs/structure", help="where the models are trained / reused")
     parser.add_argument("--out", default="results/structure")
