@@ -141,7 +141,7 @@ def job_structure(job) -> list[tuple[str, str]] | None:
 def measured_model(structure: dict, problems: list) -> None:
     """A trained model's measured effect matrix next to the drawing, and how well it follows the drawing."""
     from bngan.ui import models
-    from bngan.ui.charts import effect_heatmap
+    from bngan.ui.charts import effect_heatmap, readout_heatmap
 
     options = models.checkpoint_options()
     if not options:
@@ -156,8 +156,11 @@ def measured_model(structure: dict, problems: list) -> None:
     except (ValueError, OSError) as exc:
         st.error(f"Could not measure {options[path]}: {exc}", icon=":material/error:")
         return
-    st.plotly_chart(effect_heatmap(effects["matrix"], height=240), key="structure_effects",
-                    config={"displayModeBar": False})
+    left, right = st.columns([3, 1.3], gap="small")
+    left.plotly_chart(effect_heatmap(effects["matrix"], title="What each code does in the image"),
+                      key="structure_effects", config={"displayModeBar": False})
+    right.plotly_chart(readout_heatmap(effects["readout"], title="What D reads back"),
+                       key="structure_readout", config={"displayModeBar": False})
     own = effects["own"]["agreement"]
     if problems:
         st.caption(f"Fix the drawing's problems to score this model against it (agreement with the drawing it "
@@ -178,9 +181,11 @@ def measured_model(structure: dict, problems: list) -> None:
         else:
             lines.append(f"- c{code['code']} should move one attribute: purity {code['score']:.2f}.")
     st.markdown("\n".join(lines))
-    st.caption("Effects: change of each attribute as the code sweeps −2 → +2, in units of the attribute's spread "
-               "among a class's samples, mean over classes (95% interval). A code's meaning is chosen by the GAN "
-               "during training, not by its label.")
+    st.caption("Left: change of each attribute as the code sweeps −2 → +2, in units of the attribute's spread "
+               "among a class's samples, mean over classes (95% interval). Right: correlation of each code the "
+               "discriminator reads back (ci') with each input code (cj): the drawing shapes this reading; "
+               "whether it also shapes the image is what the left matrix measures. A code's meaning is chosen "
+               "by the GAN during training, not by its label.")
 
 
 def main() -> None:

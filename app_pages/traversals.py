@@ -250,19 +250,24 @@ def agreement_caption(effects: dict) -> str:
 
 def effect_view(path: str, model: TrainedModel, key: str, zmax: float | None = None, title: str = "") -> None:
     """The model's measured effect matrix as a heatmap, with its agreement and cross-talk."""
-    from bngan.ui.charts import effect_heatmap
+    from bngan.ui.charts import effect_heatmap, readout_heatmap
 
     effects = models.model_effects(path)
     names = [code_name(model, i) for i in range(1, model.structure.k + 1)]
-    st.plotly_chart(effect_heatmap(effects["matrix"], names, title=title, zmax=zmax), key=key,
-                    config={"displayModeBar": False})
+    left, right = st.columns([3, 1.25], gap="small")
+    left.plotly_chart(effect_heatmap(effects["matrix"], names, title=title or "In the image", zmax=zmax),
+                      key=key, config={"displayModeBar": False})
+    right.plotly_chart(readout_heatmap(effects["readout"], title="Read back by D"), key=f"{key}_readout",
+                       config={"displayModeBar": False})
     st.caption(agreement_caption(effects))
 
 
 def effects_section(path: str, model: TrainedModel) -> None:
-    st.markdown("**What each code does, measured** (all classes): the change of each attribute as the code "
-                "sweeps −2 → +2, in units of that attribute's spread among the class's samples; 95% interval "
-                "under each value. The placebo rows sweep random noise directions no regulariser touched.")
+    st.markdown("**What each code does, measured** (all classes). *In the image*: the change of each attribute as "
+                "the code sweeps −2 → +2, in units of that attribute's spread among the class's samples, with its "
+                "95% interval; the placebo rows sweep random noise directions no regulariser touched. *Read back "
+                "by D*: the correlation of each code the discriminator reads back (ci') with each input code "
+                "(cj) — this is what the drawn structure regularises.")
     effect_view(path, model, key="trav_effects")
     st.caption(MEANING_NOTE + " How the agreement is scored: docs/structure-effects.md.")
 

@@ -162,21 +162,23 @@ def cmd_effects(args: argparse.Namespace) -> int:
     """Measure what each code does (bngan.effects) and write it beside the checkpoint as effects.json."""
     import json as _json
 
-    from bngan.effects import crosstalk, effect_matrix, structure_agreement
+    from bngan.effects import EffectMatrix, crosstalk, measure_model
     from bngan.files import atomic_write_text
     from bngan.training import TrainedModel
 
     if not 2 <= args.seeds <= 1000:
         raise UsageError(f"--seeds must be 2..1000, got {args.seeds}")
     model = TrainedModel.load(args.checkpoint)
-    matrix = effect_matrix(model, seeds=args.seeds)
-    own = structure_agreement(matrix.codes, model.structure)
+    measured = measure_model(model, seeds=args.seeds)
+    matrix, own = EffectMatrix.from_dict(measured["matrix"]), measured["own"]
     out = Path(args.out) if args.out else Path(args.checkpoint).with_name("effects.json")
-    atomic_write_text(out, _json.dumps({"step": model.step, "matrix": matrix.to_dict(), "own": own}, indent=1))
+    atomic_write_text(out, _json.dumps(measured, indent=1))
     width = max(len(a) for a in matrix.attributes)
     print(" " * 8 + " ".join(f"{a:>{width}}" for a in matrix.attributes) + "  cross-talk")
     for name, row, talk in zip(matrix.rows, matrix.effect, crosstalk(matrix.effect)):
         print(f"{name:<8}" + " ".join(f"{v:>{width}.2f}" for v in row) + f"  {talk:.2f}")
+    print("read back (rows ci', columns cj): " + "; ".join(
+        f"c{i}' " + " ".join(f"{v:+.2f}" for v in row) for i, row in enumerate(measured["readout"], start=1)))
     print(f"agreement with its own drawing: {own['agreement']:.3f}; written to {out}")
     return 0
 

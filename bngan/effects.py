@@ -195,6 +195,13 @@ def attribute_coupling(images: torch.Tensor, attributes: tuple[str, ...]) -> np.
     return np.abs(np.nan_to_num(np.atleast_2d(rho)))
 
 
+def measure_model(model: TrainedModel, seeds: int = 16, bootstrap: int = 1000) -> dict:
+    """Everything the app and ``python -m bngan effects`` show of a model (the content of effects.json)."""
+    matrix = effect_matrix(model, seeds=seeds, bootstrap=bootstrap)
+    return {"step": model.step, "matrix": matrix.to_dict(), "own": structure_agreement(matrix.codes, model.structure),
+            "readout": np.round(code_readout(model), 4).tolist()}
+
+
 # reading the matrix against the structure -------------------------------------------------------------------
 def profiles(effect: np.ndarray) -> np.ndarray:
     """Each row as shares of its total effect (a row without effect is spread evenly)."""

@@ -269,7 +269,7 @@ def agreement_line(at: AppTest) -> str:
 
 def test_measured_model_is_scored_against_the_drawing(app: AppTest) -> None:
     """The default model's effect matrix is shown; its agreement follows the drawing being edited."""
-    assert [c.key for c in app.get("plotly_chart")] == ["structure_effects"]
+    assert [c.key for c in app.get("plotly_chart")] == ["structure_effects", "structure_readout"]
     entangled = agreement_line(app)
     assert "c1, c2 among its ancestors" in " ".join(m.value for m in app.markdown)
     disentangled = with_edges(app, [["c1", "c1'"], ["c2", "c2'"], ["c3", "c3'"]])

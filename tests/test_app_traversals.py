@@ -60,8 +60,9 @@ def test_page_shows_controls_images_and_measurements(page: AppTest) -> None:
     assert "run-tiny · digits · 3 steps" in page.selectbox(key="trav_checkpoint").options
     assert page.selectbox(key="trav_class").options[9] == "9 · minority (15 img)"
     assert len(image_urls(page)) == 5  # image, strips, grid, then the side-by-side strips of two models
-    assert [c.key for c in page.get("plotly_chart")] == ["trav_curves", "trav_effects", "trav_compare_effects_a",
-                                                         "trav_compare_effects_b"]
+    assert [c.key for c in page.get("plotly_chart")] == [
+        "trav_curves", "trav_effects", "trav_effects_readout", "trav_compare_effects_a",
+        "trav_compare_effects_a_readout", "trav_compare_effects_b", "trav_compare_effects_b_readout"]
     assert any(c.startswith("Agreement with its own drawing") for c in texts(page.caption))
 
 

@@ -165,19 +165,31 @@ def _empty_note(fig: go.Figure, text: str) -> None:
 
 
 def effect_heatmap(matrix: Mapping, code_names: Sequence[str] | None = None, title: str = "",
-                   zmax: float | None = None, height: int = 260) -> go.Figure:
+                   zmax: float | None = None) -> go.Figure:
     """The effect matrix (bngan.effects) as a heatmap: one row per code, then the placebo noise directions;
-    the cell text is the effect with its 95% interval. ``zmax`` puts several heatmaps on one colour scale."""
+    each cell shows the effect over its 95% interval. ``zmax`` puts several heatmaps on one colour scale."""
     k = int(matrix["k"])
     rows = list(code_names or matrix["rows"][:k]) + [f"{r} (placebo)" for r in matrix["rows"][k:]]
     effect, low, high = matrix["effect"], matrix["low"], matrix["high"]
-    text = [[f"{v:.2f}<br><span style='font-size:9px'>{lo:.2f}–{hi:.2f}</span>" for v, lo, hi in zip(*r)]
-            for r in zip(effect, low, high)]
+    text = [[f"<b>{v:.2f}</b><br>{lo:.2f}–{hi:.2f}" for v, lo, hi in zip(*r)] for r in zip(effect, low, high)]
     top = zmax if zmax is not None else max((max(r) for r in effect), default=1.0)
     fig = go.Figure(go.Heatmap(z=effect, x=list(matrix["attributes"]), y=rows, text=text, texttemplate="%{text}",
-                               colorscale="Blues", zmin=0, zmax=max(top, 1e-6), xgap=2, ygap=2,
-                               colorbar={"title": {"text": "effect", "side": "right"}, "thickness": 10},
+                               textfont={"size": 11}, colorscale="Blues", zmin=0, zmax=max(top, 1e-6), xgap=2,
+                               ygap=2, colorbar={"title": {"text": "effect", "side": "right"}, "thickness": 10},
                                hovertemplate="%{y} → %{x}: %{z:.2f} spreads<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=height, margin=MARGIN)
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=90 + 46 * len(rows), margin=MARGIN)
+    return fig
+
+
+def readout_heatmap(readout: Sequence[Sequence[float]], title: str = "") -> go.Figure:
+    """What the code head reads back: correlation of each ``ci'`` (rows) with each input code ``cj``."""
+    k = len(readout)
+    fig = go.Figure(go.Heatmap(z=readout, x=[f"c{j}" for j in range(1, k + 1)],
+                               y=[f"c{i}'" for i in range(1, k + 1)], text=[[f"{v:+.2f}" for v in r] for r in readout],
+                               texttemplate="%{text}", textfont={"size": 12}, colorscale="RdBu", zmin=-1, zmax=1,
+                               xgap=2, ygap=2, showscale=False,
+                               hovertemplate="corr(%{y}, %{x}) = %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=90 + 46 * k, margin=MARGIN)
     return fig

@@ -33,13 +33,13 @@ def default_checkpoint() -> Path:
 
 
 def bundled_options() -> dict[str, str]:
-    """Path -> menu label of the bundled models that are on disk."""
+    """Path -> menu label of the bundled models that are on disk; ``$BNGAN_DEFAULT_MODEL`` replaces both."""
     default = default_checkpoint()
     options = {}
     if default.is_file():
         where = " · entangled (assets/default)" if default == DEFAULT_CHECKPOINT else ""
         options[str(default)] = f"Default model{where}"
-    if DISENTANGLED_CHECKPOINT.is_file():
+    if default == DEFAULT_CHECKPOINT and DISENTANGLED_CHECKPOINT.is_file():
         options[str(DISENTANGLED_CHECKPOINT)] = "Default model · disentangled (assets/default-disentangled)"
     return options
 
@@ -74,15 +74,14 @@ def _effects(path: str, mtime: float) -> dict:
     if saved.is_file() and saved.stat().st_mtime >= mtime:  # written after the checkpoint: no torch needed
         return json.loads(saved.read_text())
     model = _load(path, mtime)
-    from bngan.effects import effect_matrix, structure_agreement
+    from bngan.effects import measure_model
 
-    matrix = effect_matrix(model, seeds=ON_DEMAND_SEEDS, bootstrap=300)
-    return {"step": model.step, "matrix": matrix.to_dict(),
-            "own": structure_agreement(matrix.codes, model.structure)}
+    return measure_model(model, seeds=ON_DEMAND_SEEDS, bootstrap=300)
 
 
 def model_effects(path: str) -> dict:
-    """``{"step", "matrix", "own"}``: the model's effect matrix and its agreement with its own drawing."""
+    """``{"step", "matrix", "own", "readout"}``: the model's effect matrix, its agreement with its own drawing
+    and what its code head reads back (bngan.effects.measure_model)."""
     return _effects(path, Path(path).stat().st_mtime)
 
 
