@@ -248,14 +248,14 @@ def agreement_caption(effects: dict) -> str:
             f"(share of a code's effect outside its strongest attribute) {per_code}")
 
 
-def effect_view(path: str, model: TrainedModel, key: str, zmax: float | None = None, title: str = "") -> None:
+def effect_view(path: str, model: TrainedModel, key: str, zmax: float | None = None, compact: bool = False) -> None:
     """The model's measured effect matrix as a heatmap, with its agreement and cross-talk."""
     from bngan.ui.charts import effect_heatmap, readout_heatmap
 
     effects = models.model_effects(path)
     names = [code_name(model, i) for i in range(1, model.structure.k + 1)]
     left, right = st.columns([3, 1.25], gap="small")
-    left.plotly_chart(effect_heatmap(effects["matrix"], names, title=title or "In the image", zmax=zmax),
+    left.plotly_chart(effect_heatmap(effects["matrix"], names, title="In the image", zmax=zmax, compact=compact),
                       key=key, config={"displayModeBar": False})
     right.plotly_chart(readout_heatmap(effects["readout"], title="Read back by D"), key=f"{key}_readout",
                        config={"displayModeBar": False})
@@ -299,7 +299,7 @@ def compare_section(path: str, model: TrainedModel, label: int, seed: int) -> No
             st.markdown(f"**{name}** · {structure_summary(m)}")
             zero = [0.0] * m.structure.k
             st.image(strips_image(m, min(label, len(m.class_names) - 1), seed, zero), output_format="PNG")
-            effect_view(p, m, key=f"trav_compare_effects_{key}", zmax=zmax)
+            effect_view(p, m, key=f"trav_compare_effects_{key}", zmax=zmax, compact=True)
 
 
 def structure_summary(model: TrainedModel) -> str:

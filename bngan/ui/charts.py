@@ -165,18 +165,21 @@ def _empty_note(fig: go.Figure, text: str) -> None:
 
 
 def effect_heatmap(matrix: Mapping, code_names: Sequence[str] | None = None, title: str = "",
-                   zmax: float | None = None) -> go.Figure:
+                   zmax: float | None = None, compact: bool = False) -> go.Figure:
     """The effect matrix (bngan.effects) as a heatmap: one row per code, then the placebo noise directions;
-    each cell shows the effect over its 95% interval. ``zmax`` puts several heatmaps on one colour scale."""
+    each cell shows the effect over its 95% interval (``compact``: the interval only on hover, for narrow
+    columns). ``zmax`` puts several heatmaps on one colour scale."""
     k = int(matrix["k"])
     rows = list(code_names or matrix["rows"][:k]) + [f"{r} (placebo)" for r in matrix["rows"][k:]]
     effect, low, high = matrix["effect"], matrix["low"], matrix["high"]
-    text = [[f"<b>{v:.2f}</b><br>{lo:.2f}–{hi:.2f}" for v, lo, hi in zip(*r)] for r in zip(effect, low, high)]
+    cell = "<b>{:.2f}</b>" if compact else "<b>{:.2f}</b><br>{:.2f}–{:.2f}"
+    text = [[cell.format(v, lo, hi) for v, lo, hi in zip(*r)] for r in zip(effect, low, high)]
     top = zmax if zmax is not None else max((max(r) for r in effect), default=1.0)
     fig = go.Figure(go.Heatmap(z=effect, x=list(matrix["attributes"]), y=rows, text=text, texttemplate="%{text}",
                                textfont={"size": 11}, colorscale="Blues", zmin=0, zmax=max(top, 1e-6), xgap=2,
                                ygap=2, colorbar={"title": {"text": "effect", "side": "right"}, "thickness": 10},
-                               hovertemplate="%{y} → %{x}: %{z:.2f} spreads<extra></extra>"))
+                               customdata=[[f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(*r)] for r in zip(low, high)],
+                               hovertemplate="%{y} → %{x}: %{z:.2f} spreads (95%: %{customdata})<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(title={"text": title, "font": {"size": 13}}, height=90 + 46 * len(rows), margin=MARGIN)
     return fig

@@ -147,3 +147,34 @@ def test_code_buttons_rename_and_table_edits_reach_the_drawing(page, app_url: st
     page.get_by_role("button", name="− code").click()
     wait_for_table_rows(page, 5)
     assert page.get_by_label("Label of code 4").count() == 0
+
+
+def agreement_text(page) -> str:
+    return page.get_by_text("Agreement of this model with").first.inner_text()
+
+
+def test_measured_model_heatmaps_follow_the_drawing(page, app_url: str, artifacts_dir: Path) -> None:
+    """The bundled model's effect matrix and read-back codes are drawn as charts, and deleting the entangling
+    edges in the drawing rescores the same model against the new drawing."""
+    canvas = open_structure_page(page, app_url)
+    charts = page.locator("[data-testid=stPlotlyChart]")
+    wait_until(lambda: charts.count() == 2, "the effect and read-back heatmaps")
+    ticks = charts.nth(0).locator(".xtick text")
+    wait_until(lambda: ticks.count() == 5, "the effect heatmap's attribute ticks")
+    assert ticks.all_text_contents() == ["thickness", "slant", "ink", "width", "height"]  # SVG: no innerText
+    assert sorted(charts.nth(1).locator(".ytick text").all_text_contents()) == ["c1'", "c2'", "c3'"]
+    cell_texts = " ".join(charts.nth(0).locator("text").all_text_contents())
+    assert "2.10" in cell_texts and "(placebo)" in cell_texts  # c1's effect on slant; the placebo rows
+    entangled = agreement_text(page)
+    assert "c3' has c1, c2 among its ancestors" in page.locator("[data-testid=stMain]").inner_text()
+    page.mouse.move(5, 5)
+    page.screenshot(path=str(artifacts_dir / "structure-effects.png"), full_page=True)
+
+    for edge in ("c1->c3'", "c2->c3'"):  # make the drawing disentangled, with the mouse and the keyboard
+        x, y = points(canvas, "data-edge-midpoints")[edge]
+        page.mouse.click(x, y)
+        page.keyboard.press("Delete")
+        page.keyboard.press("Escape")
+    wait_for_table_rows(page, 3)
+    wait_until(lambda: agreement_text(page) != entangled, "the agreement to follow the drawing")
+    assert "among its ancestors" not in page.locator("[data-testid=stMain]").inner_text()

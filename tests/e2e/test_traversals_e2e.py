@@ -44,7 +44,12 @@ def test_slider_redraws_the_image_and_bad_upload_is_refused(page, app_url: str, 
     image.wait_for()
     page.locator(MAIN).get_by_text("What each code does, measured").wait_for(timeout=60_000)  # the whole page has drawn
     before = image.get_attribute("src")
-    page.screenshot(path=str(artifacts_dir / "traversals.png"))
+    charts = page.locator(f"{MAIN} [data-testid=stPlotlyChart]")
+    # curves, this model's effect and read-back heatmaps, then both of each model side by side
+    wait_until(lambda: charts.count() == 7, "the attribute curves and the six heatmaps")
+    titles = " ".join(charts.locator(".gtitle").all_text_contents())
+    assert titles.count("In the image") == 3 and titles.count("Read back by D") == 3
+    page.screenshot(path=str(artifacts_dir / "traversals.png"), full_page=True)
 
     slider = page.locator(MAIN).get_by_role("slider").first
     slider.focus()
