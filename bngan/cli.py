@@ -60,7 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(
             dataset=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
             imbalance=_imbalance_arg(args), seed=args.seed, preset=args.preset,
-            structure=_structure_arg(args.structure), reg_mode=args.reg_mode, lambda_reg=args.lambda_reg,
+            structure=_structure_arg(args.structure), reg_mode=args.reg_mode, reg_through=args.reg_through,
+            lambda_reg=args.lambda_reg,
             batch_size=args.batch_size, code_prior=args.code_prior, device=args.device,
             steps=args.steps if (args.steps or args.epochs or args.time_budget) else 300,
             epochs=args.epochs, time_budget_s=args.time_budget, sample_every=args.sample_every,
@@ -208,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", default="fast", choices=["fast", "paper"], help="model size")
     train.add_argument("--reg-mode", default="paper", choices=["paper", "gaussian", "infogan"],
                        help="paper: Eq. 6; gaussian: linear-Gaussian fit (Eq. 3-5); infogan: the InfoGAN baseline")
+    train.add_argument("--reg-through", default="both", choices=["both", "generator"],
+                       help="both: the drawing trains the code head and G (the paper); generator: the code head "
+                       "learns to read the codes back and only G follows the drawing")
     train.add_argument("--lambda-reg", type=float, default=0.1)
     train.add_argument("--code-prior", default="normal", choices=["normal", "uniform"])
     train.add_argument("--batch-size", type=int, default=64)

@@ -13,6 +13,7 @@ from bngan.regularizer import MODES
 from bngan.structure import LatentStructure
 
 CODE_PRIORS = ("normal", "uniform")
+REG_THROUGH = ("both", "generator")
 
 
 class ConfigError(ValueError):
@@ -41,6 +42,10 @@ class TrainConfig:
     z_dim: int = 62
     code_prior: str = "normal"
     reg_mode: str = "paper"
+    # both: the drawn regulariser trains the code head and G (the paper); generator: the code head learns to
+    # read each code back (the InfoGAN loss) and only G is pushed towards the drawing, so the head cannot
+    # satisfy the drawing by itself
+    reg_through: str = "both"
     lambda_reg: float = 0.1  # measured: 0.3 and 1.0 trade image quality for code fit on the fast preset
     lambda_cls: float = 0.1
     batch_size: int = 64
@@ -63,6 +68,7 @@ class TrainConfig:
         self._check_choice("preset", PRESETS)
         self._check_choice("code_prior", CODE_PRIORS)
         self._check_choice("reg_mode", MODES)
+        self._check_choice("reg_through", REG_THROUGH)
         self._check_choice("device", DEVICES)
         self._check_range("lambda_reg", 0.0, 100.0)
         self._check_range("lambda_cls", 0.0, 100.0)

@@ -100,6 +100,9 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
         self.regularizer = BayesianRegularizer(self.structure, mode=config.reg_mode).to(self.device)
+        # what the code head learns from in the discriminator update (see TrainConfig.reg_through)
+        self.head_regularizer = self.regularizer if config.reg_through == "both" else \
+            BayesianRegularizer(self.structure, mode="infogan").to(self.device)
         self.step_count = 0
         self.elapsed_s = 0.0
         self.rng = torch.Generator().manual_seed(config.seed + 1)
@@ -170,7 +173,7 @@ class Trainer:
         fake_out = self.discriminator(fake, y)
         adv = 0.5 * ((real_out["adv"].float() - 1).pow(2).mean() + fake_out["adv"].float().pow(2).mean())
         cls = F.cross_entropy(real_out["cls"].float(), y)
-        reg = self.regularizer.terms(c, fake_out["code"].float())
+        reg = self.head_regularizer.terms(c, fake_out["code"].float())
         loss = adv + self.config.lambda_cls * cls + self.config.lambda_reg * reg["total"]
         self._check_finite(loss, "discriminator")
         self.opt_d.zero_grad(set_to_none=True)

@@ -144,3 +144,23 @@ def test_config_json_round_trip():
     assert TrainConfig.from_dict(json.loads(config.to_json())) == config
     with pytest.raises(ConfigError, match="unknown setting"):
         TrainConfig.from_dict({"lamda": 1})
+
+
+def test_reg_through_generator_trains_the_code_head_to_read_codes_back(tiny_config):
+    """With reg_through='generator' the discriminator's code head learns the InfoGAN loss (read ci back) and
+    only the generator update carries the drawn regulariser."""
+    from bngan.regularizer import BayesianRegularizer
+
+    both = Trainer(tiny_config)
+    assert both.head_regularizer is both.regularizer
+    trainer = Trainer(tiny_config.replace(reg_through="generator"))
+    assert trainer.head_regularizer.mode == "infogan" and trainer.regularizer.mode == "paper"
+    c = torch.randn(32, 3)
+    codes = c + 0.1 * torch.randn(32, 3)
+    infogan = BayesianRegularizer(trainer.structure, mode="infogan").terms(c, codes)["total"]
+    assert torch.isclose(trainer.head_regularizer.terms(c, codes)["total"], infogan)
+    assert not torch.isclose(trainer.regularizer.terms(c, codes)["total"], infogan)
+    event = trainer.step()
+    assert {"d_reg", "reg"} <= set(event.losses)
+    with pytest.raises(ConfigError, match="reg_through"):
+        tiny_config.replace(reg_through="head")
