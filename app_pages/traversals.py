@@ -35,7 +35,7 @@ UPLOADS_KEY = "trav_uploads"  # {path: label} of checkpoints uploaded in this se
 ERROR_KEY = "trav_upload_error"  # the last upload's error, shown once
 UPLOAD_VERSION_KEY = "trav_upload_version"  # bumped after each upload so the uploader empties itself
 STRIP_STEPS, GRID_STEPS, CURVE_STEPS = 9, 7, 9
-ATTRIBUTES = ("thickness", "slant")
+PLAY_FRAMES = 17  # frames of the animated sweep, there and back
 
 
 # checkpoints ------------------------------------------------------------------------------------------
@@ -75,6 +75,17 @@ def on_upload() -> None:
     st.session_state[SELECT_KEY] = str(path)
 
 
+def followed_run_checkpoint() -> str | None:
+    """The checkpoint of the training job in the URL (``?job=``), so the page opens on the run just trained."""
+    from bngan.ui.registry import current_job
+
+    job = current_job("train")
+    if job is None or job.folder is None:
+        return None
+    checkpoint = Path(job.folder) / "checkpoint.pt"
+    return str(checkpoint) if checkpoint.is_file() else None
+
+
 def choose_model() -> tuple[str, TrainedModel] | None:
     """The checkpoint menu and uploader; the model to show, falling back to the last one that loaded."""
     from bngan.checkpoint import CheckpointError
@@ -82,18 +93,21 @@ def choose_model() -> tuple[str, TrainedModel] | None:
     options = checkpoint_options()
     good = st.session_state.get(GOOD_KEY)
     if options and st.session_state.get(SELECT_KEY) not in options:
-        st.session_state[SELECT_KEY] = good if good in options else next(iter(options))
+        followed = followed_run_checkpoint()
+        st.session_state[SELECT_KEY] = (followed if followed in options else good if good in options
+                                        else next(iter(options)))
     if options:
         st.selectbox("Checkpoint", list(options), format_func=options.get, key=SELECT_KEY,
-                     help="The bundled default model, runs under the runs folder, or an uploaded .pt file.")
-    st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
-                     max_upload_size=MAX_UPLOAD_MB,
-                     help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
-    server_cap = int(st.get_option("server.maxUploadSize"))
-    if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
-        st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a checkpoint "
-                   "is a few MB (11 MB for a fast-preset run). Larger ones: put the run folder under the "
-                   "runs folder, where the menu above finds it.")
+                     help="The bundled default models, runs under the runs folder, or an uploaded .pt file.")
+    with st.expander("Upload a checkpoint", expanded=not options):
+        st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
+                         max_upload_size=MAX_UPLOAD_MB,
+                         help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
+        server_cap = int(st.get_option("server.maxUploadSize"))
+        if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
+            st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a "
+                       "checkpoint is a few MB (11 MB for a fast-preset run). Larger ones: put the run folder "
+                       "under the runs folder, where the menu above finds it.")
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error, icon=":material/error:")
@@ -136,12 +150,13 @@ def class_label(model: TrainedModel, c: int) -> str:
 
 def controls(model: TrainedModel) -> tuple[int, int, list[float]]:
     """Class, noise seed and one slider per code; returns ``(label, seed, code values)``."""
-    label = st.selectbox("Class", list(range(len(model.class_names))), key="trav_class",
-                         format_func=lambda c: class_label(model, c))
+    cols = st.columns([1.4, 1], gap="small")
+    label = cols[0].selectbox("Class", list(range(len(model.class_names))), key="trav_class",
+                              format_func=lambda c: class_label(model, c))
     st.session_state.setdefault("trav_seed", 0)
-    seed = int(st.number_input("Noise seed", min_value=0, step=1, key="trav_seed",
-                               help="The noise z stays fixed while the codes move; another seed, another "
-                               "handwriting."))
+    seed = int(cols[1].number_input("Noise seed", min_value=0, step=1, key="trav_seed",
+                                    help="The noise z stays fixed while the codes move; another seed, another "
+                                    "handwriting."))
     span = code_span(model)
     values = []
     for i in range(1, model.structure.k + 1):
@@ -173,6 +188,19 @@ def current_image(model: TrainedModel, label: int, seed: int, values: list[float
 
     image = strip(model, label, 1, [values[0]], seed=seed, codes=codes_tensor(values))[0]
     return png_bytes(single(image, 256))
+
+
+def sweep_animation(model: TrainedModel, label: int, seed: int, values: list[float], code: int) -> bytes:
+    """An animated GIF of one code sweeping its range and back, the others at the sliders' values."""
+    import torch
+
+    from bngan.traversal import strip
+    from bngan.ui.images import gif_bytes
+
+    span = code_span(model)
+    half = torch.linspace(-span, span, PLAY_FRAMES // 2 + 1)
+    sweep = torch.cat([half, half.flip(0)[1:-1]])
+    return gif_bytes(strip(model, label, code, sweep, seed=seed, codes=codes_tensor(values)), size=200)
 
 
 def strips_image(model: TrainedModel, label: int, seed: int, values: list[float]) -> bytes:
@@ -225,10 +253,20 @@ def measured(path: str, model: TrainedModel, label: int) -> None:
     code = st.selectbox("Code to measure", list(range(1, k + 1)), format_func=lambda i: code_name(model, i),
                         key="trav_measure_code")
     data = curves(path, mtime, label, code, code_span(model))
-    st.plotly_chart(attribute_figure(data, ATTRIBUTES, code_label=code_name(model, code)),
+    shown = curve_attributes(model)
+    st.plotly_chart(attribute_figure(data, shown, code_label=code_name(model, code)),
                     key="trav_curves", config={"displayModeBar": False})
-    st.caption("Mean ± std over 8 noise draws. Thickness: ink pixels per skeleton pixel; slant: shear of the "
-               "ink (positive leans right).")
+    st.caption("Mean ± std over 8 noise draws. " + (
+        "Thickness: ink pixels per skeleton pixel; slant: shear of the ink (positive leans right)."
+        if "slant" in shown else "Ink: share of inked pixels; orientation: angle of the ink's principal axis "
+        "(90° = upright)."))
+
+
+def curve_attributes(model: TrainedModel) -> tuple[str, str]:
+    """Stroke thickness and slant for digits; for any other images, measures from image moments."""
+    from bngan.effects import DIGIT_DATASETS
+
+    return ("thickness", "slant") if model.config.dataset in DIGIT_DATASETS else ("ink", "orientation")
 
 
 MEANING_NOTE = ("A code's meaning is chosen by the GAN during training, not by its label: labels are names "
@@ -331,8 +369,17 @@ def main() -> None:
         top = st.columns([1, 2.6], gap="medium")
         with top[0]:
             st.markdown("**Generated image**")
-            st.image(current_image(model, label, seed, values), width=200, output_format="PNG")
-            st.caption(", ".join(f"c{i}={v:+.1f}" for i, v in enumerate(values, start=1)))
+            playing = st.session_state.get("trav_play", 0)
+            if playing:
+                st.image(sweep_animation(model, label, seed, values, playing), width=200)
+                st.caption(f"{code_name(model, playing)} sweeping {-code_span(model):+.1f} … "
+                           f"{code_span(model):+.1f} and back")
+            else:
+                st.image(current_image(model, label, seed, values), width=200, output_format="PNG")
+                st.caption(", ".join(f"c{i}={v:+.1f}" for i, v in enumerate(values, start=1)))
+            st.selectbox("Play a sweep", [0, *range(1, model.structure.k + 1)], key="trav_play",
+                         format_func=lambda i: "— (still image)" if i == 0 else code_name(model, i),
+                         help="Animate one code across its range, the others at the sliders' values.")
         with top[1]:
             st.markdown("**1-D traversals** (one row per code, the others at the sliders' values)")
             st.image(strips_image(model, label, seed, values), output_format="PNG")

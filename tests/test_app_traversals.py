@@ -174,3 +174,14 @@ def test_rows_and_grid_pictures_have_room_for_labels() -> None:
     assert rows.width > 9 * 56 and rows.height >= 2 * 56
     grid = labelled_grid(torch.rand(49, 1, 28, 28), 7, [float(v) for v in range(7)], "c1", "c2")
     assert grid.width > 7 * 56 and grid.height > 7 * 56
+
+
+def test_play_animates_one_code(page: AppTest) -> None:
+    still = image_urls(page)[0]
+    page.selectbox(key="trav_play").set_value(2).run()
+    assert not page.exception
+    animated = image_urls(page)[0]
+    assert animated != still and animated.endswith(".gif")
+    assert any("sweeping" in c and "and back" in c for c in texts(page.caption))
+    page.selectbox(key="trav_play").set_value(0).run()
+    assert image_urls(page)[0] == still

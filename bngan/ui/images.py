@@ -57,6 +57,14 @@ def single(image: torch.Tensor, size: int = 224) -> Image.Image:
     return tile(image.unsqueeze(0), nrow=1, scale=scale_for(image.shape[-1], size), padding=0)
 
 
+def gif_bytes(images: torch.Tensor, size: int = 200, frame_ms: int = 120) -> bytes:
+    """A batch ``(N, C, H, W)`` as a looping animated GIF, each frame enlarged to about ``size`` pixels."""
+    frames = [single(image, size) for image in images]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()
+
+
 def png_bytes(picture: Image.Image) -> bytes:
     """PNG encoding of a picture (what ``st.image`` and ``st.download_button`` take)."""
     buffer = io.BytesIO()
