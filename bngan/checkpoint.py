@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from bngan.errors import InvalidSettingError
 from bngan.files import atomic_write_bytes
 
 FORMAT = "bngan-checkpoint"
@@ -20,7 +21,7 @@ VERSION = 1
 REQUIRED = ("format", "version", "config", "model", "generator", "discriminator", "step")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidSettingError):
     """A checkpoint that is missing, corrupt, foreign or of an unknown version."""
 
 

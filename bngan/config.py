@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from bngan.data import DATASETS, Imbalance
 from bngan.device import DEVICES
+from bngan.errors import InvalidSettingError
 from bngan.models import PRESETS
 from bngan.regularizer import MODES
 from bngan.structure import LatentStructure
@@ -16,7 +17,7 @@ CODE_PRIORS = ("normal", "uniform")
 REG_THROUGH = ("both", "generator")
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidSettingError):
     """An out-of-range or unknown setting; the message names the setting and its allowed range."""
 
 

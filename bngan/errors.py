@@ -1,9 +1,28 @@
-"""The errors a user can cause, gathered so the CLI and the app turn them into one clear message.
+"""The errors a user can cause, as one family, so the CLI and the app report them as one clear line.
 
-Every validation error in bngan is a ``ValueError`` subclass (StructureError, DataError, ConfigError,
-CheckpointError); file problems are ``OSError``; a diverging run is a ``DivergenceError``.
+Everything bngan raises for bad settings or input derives from :class:`BnganError`: :class:`InvalidSettingError`
+(also a ``ValueError``, so ``except ValueError`` around a validation keeps working) is the base of
+StructureError, DataError, ConfigError, CheckpointError and ExperimentError; a diverging run is a
+DivergenceError (also a ``RuntimeError``). File problems are ``OSError``. Anything else is a bug and keeps its
+traceback. This module imports nothing heavy: pages and reports import it before torch loads.
 """
 
-from bngan.training import DivergenceError
+from __future__ import annotations
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, DivergenceError)
+
+class BnganError(Exception):
+    """A problem the user can fix; its message is the whole report (no traceback is shown)."""
+
+
+class InvalidSettingError(BnganError, ValueError):
+    """A setting or an input out of range, unknown or inconsistent; the message names it."""
+
+
+PROJECT_ERRORS: tuple[type[BaseException], ...] = (BnganError, OSError)
+"""What background jobs (training, experiments) report as a one-line message; any other error is a bug and
+keeps its traceback."""
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (*PROJECT_ERRORS, ValueError)
+"""What the command line turns into one ``error:`` line. Wider than :data:`PROJECT_ERRORS` by ``ValueError``
+only while ``bngan.cli.UsageError`` and the checks in ``bngan.traversal`` still raise plain ``ValueError``;
+once they derive from :class:`InvalidSettingError` this becomes :data:`PROJECT_ERRORS`."""

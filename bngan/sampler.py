@@ -8,14 +8,20 @@ forms ('auto', 'minority', 'not majority', 'all', a float, a dict, a callable).
 from __future__ import annotations
 
 import math
+import os
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from imblearn.over_sampling.base import BaseOverSampler
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from bngan import models, regularizer
 from bngan.config import TrainConfig
 from bngan.data import ImageDataset
-from bngan.structure import PRESETS, LatentStructure
+from bngan.device import DEVICES
+from bngan.errors import InvalidSettingError
+from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, LatentStructure
 from bngan.training import TrainedModel, Trainer
 
 
@@ -28,14 +34,15 @@ def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.n
         if image_shape is None:
             side = math.isqrt(X.shape[1])
             if side * side != X.shape[1]:
-                raise ValueError(f"rows of {X.shape[1]} values are not square images: pass image_shape=(C, H, W)")
+                raise InvalidSettingError(f"rows of {X.shape[1]} values are not square images: pass "
+                                      "image_shape=(C, H, W)")
             image_shape = (1, side, side)
         shape = tuple(image_shape) if len(image_shape) == 3 else (1, *image_shape)
         if int(np.prod(shape)) != X.shape[1]:
-            raise ValueError(f"image_shape {image_shape} does not match rows of {X.shape[1]} values")
+            raise InvalidSettingError(f"image_shape {image_shape} does not match rows of {X.shape[1]} values")
         X = X.reshape(len(X), *shape)
     elif X.ndim != 4:
-        raise ValueError(f"X must be images (N, H, W), (N, C, H, W) or rows (N, D); got shape {X.shape}")
+        raise InvalidSettingError(f"X must be images (N, H, W), (N, C, H, W) or rows (N, D); got shape {X.shape}")
     return X, tuple(X.shape[1:])  # type: ignore[return-value]
 
 
@@ -53,7 +60,23 @@ class BNGANOversampler(BaseOverSampler):
     """
 
     _sampling_type = "over-sampling"
-    _parameter_constraints: dict = {**BaseOverSampler._parameter_constraints}
+    # every parameter, checked by fit_resample before anything trains (TrainConfig's ranges where it has them)
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,  # sampling_strategy, random_state
+        "checkpoint": [str, os.PathLike, None],
+        "structure": [LatentStructure, str, dict],  # the object, a preset name or its JSON (checked next)
+        "k": [Interval(Integral, MIN_CODES, MAX_CODES, closed="both")],
+        "preset": [StrOptions(set(models.PRESETS))],
+        "reg_mode": [StrOptions(set(regularizer.MODES))],
+        "lambda_reg": [Interval(Real, 0, 100, closed="both")],
+        "steps": [Interval(Integral, 1, 10**9, closed="both")],
+        "batch_size": [Interval(Integral, 2, 4096, closed="both")],
+        "image_shape": [tuple, list, None],
+        "device": [StrOptions(set(DEVICES))],
+        "real_share": [Interval(Real, 0, 1, closed="both")],
+        "candidates": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, checkpoint=None, structure="disentangled",
                  k=4, preset="fast", reg_mode="paper", lambda_reg=0.1, steps=2000, batch_size=64,
@@ -76,7 +99,12 @@ class BNGANOversampler(BaseOverSampler):
 
     # imbalanced-learn hooks -------------------------------------------------------------------------
     def fit_resample(self, X, y, **params):
-        """Resample images; the output keeps the input's layout (rows, (N, H, W) or (N, C, H, W))."""
+        """Resample images; the output keeps the input's layout (rows, (N, H, W) or (N, C, H, W)).
+
+        Every parameter is checked first (imbalanced-learn's ``_parameter_constraints``, then the structure),
+        so a bad setting is reported before the GAN spends minutes training."""
+        self._validate_params()
+        self._structure()
         images, self.image_shape_ = _as_images(X, self.image_shape)
         X_out, y_out = super().fit_resample(images.reshape(len(images), -1), y, **params)
         original = np.asarray(X).shape
@@ -89,10 +117,6 @@ class BNGANOversampler(BaseOverSampler):
         self.model_ = self._model(images, y)
         rng = np.random.default_rng(self.random_state)
         new_X, new_y = [X], [y]
-        if not 0.0 <= float(self.real_share) <= 1.0:
-            raise ValueError(f"real_share must be between 0 and 1, got {self.real_share}")
-        if int(self.candidates) != self.candidates or self.candidates < 1:
-            raise ValueError(f"candidates must be a whole number >= 1, got {self.candidates}")
         for label, n in self.sampling_strategy_.items():
             if n <= 0:
                 continue
@@ -111,7 +135,7 @@ class BNGANOversampler(BaseOverSampler):
             model = TrainedModel.load(self.checkpoint, device=self.device)
             wanted = set(np.unique(y).tolist())
             if not wanted <= set(range(len(model.class_names))):
-                raise ValueError(f"labels {sorted(wanted)} are not the checkpoint's classes "
+                raise InvalidSettingError(f"labels {sorted(wanted)} are not the checkpoint's classes "
                                  f"0..{len(model.class_names) - 1}")
             return model
         index = {label: i for i, label in enumerate(self.classes_)}
@@ -120,21 +144,29 @@ class BNGANOversampler(BaseOverSampler):
         dataset = ImageDataset(torch.from_numpy(np.ascontiguousarray(images)), labels,
                                [str(c) for c in self.classes_], "fit_resample")
         side = images.shape[-1]
-        structure = (self.structure if isinstance(self.structure, LatentStructure)
-                     else LatentStructure.preset(self.structure, self.k) if self.structure in PRESETS
-                     else LatentStructure.from_json(self.structure))
+        structure = self._structure()
         config = TrainConfig(dataset="digits", imbalance={"profile": "none"}, preset=self.preset,
                              structure=structure.to_dict(), reg_mode=self.reg_mode, lambda_reg=self.lambda_reg,
                              steps=self.steps, batch_size=self.batch_size, device=self.device,
                              seed=0 if self.random_state is None else int(self.random_state),
                              image_size=side if side % 4 == 0 else None, sample_every=10**9)
         if side % 4:
-            raise ValueError(f"image side {side} is not a multiple of 4: resize the images (e.g. to 28 or 32)")
+            raise InvalidSettingError(f"image side {side} is not a multiple of 4: resize the images (e.g. to 28 "
+                                      "or 32)")
         trainer = Trainer(config, dataset=dataset)
         trainer.run()
         self.trainer_ = trainer
         return TrainedModel(trainer.generator, trainer.discriminator, config, structure, dataset.class_names,
                             dataset.class_counts(), trainer.step_count)
+
+    def _structure(self) -> LatentStructure:
+        """The latent structure asked for: the object, a preset with ``k`` codes, or its JSON (StructureError
+        when it is not valid)."""
+        if isinstance(self.structure, LatentStructure):
+            return self.structure
+        if self.structure in PRESETS:
+            return LatentStructure.preset(self.structure, self.k)
+        return LatentStructure.from_json(self.structure)
 
     def generate(self, label, n: int, seed: int | None = None) -> np.ndarray:
         """``n`` synthetic images of class ``label`` as ``(n, C, H, W)`` float32 in [0, 1]."""

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from bngan.errors import InvalidSettingError
+
 MIN_CODES, MAX_CODES = 1, 16
 PRESETS = ("disentangled", "entangled", "reference")
 FORMAT = "bngan-structure"
 
 
-class StructureError(ValueError):
+class StructureError(InvalidSettingError):
     """An invalid latent structure; the message names the offending nodes and says how to fix it."""
 
     def __init__(self, message: str, edges: Iterable[tuple[str, str]] = ()) -> None:

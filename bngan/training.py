@@ -24,6 +24,7 @@ from bngan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from bngan.config import TrainConfig
 from bngan.data import ImageDataset, load_dataset, make_imbalanced
 from bngan.device import resolve_device
+from bngan.errors import BnganError
 from bngan.models import ModelConfig, build_models
 from bngan.regularizer import BayesianRegularizer
 from bngan.structure import LatentStructure
@@ -31,7 +32,7 @@ from bngan.structure import LatentStructure
 PHASES = ("both", "d", "g")
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(BnganError, RuntimeError):
     """The losses became NaN or infinite; the weights of the last good checkpoint are kept."""
 
 

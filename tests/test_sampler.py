@@ -281,3 +281,21 @@ def test_candidates_keep_the_images_the_discriminator_finds_most_real() -> None:
     assert kept_scores.min() >= scores.median()  # not just any ten of the pool
     with pytest.raises(ValueError, match="candidates"):
         _sampler(candidates=0).fit_resample(X, y)
+
+
+@pytest.mark.parametrize("bad", [{"real_share": 1.5}, {"candidates": 0}, {"candidates": 1.5}, {"k": 0},
+                                 {"steps": 0}, {"batch_size": 1}, {"lambda_reg": -1.0}, {"preset": "huge"},
+                                 {"reg_mode": "magic"}, {"device": "tpu"}, {"structure": "{not json"},
+                                 {"structure": 3}, {"verbose": "loud"}])
+def test_every_parameter_is_checked_before_anything_trains(bad: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad setting is reported at once, not after the GAN has trained for minutes."""
+    from bngan.training import Trainer
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the GAN trained before its parameters were checked")
+
+    monkeypatch.setattr(Trainer, "__init__", no_training)
+    X, y = _images(COUNTS)
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name if name != "structure" else "JSON|structure"):
+        _sampler(**bad).fit_resample(X, y)

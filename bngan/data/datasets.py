@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bngan.errors import InvalidSettingError
+
 DATASETS = ("digits", "mnist", "fashion-mnist", "folder", "dsprites")
 ENV_DATA_DIR = "BNGAN_DATA_DIR"
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -24,7 +26,7 @@ DIGIT_CLASSES = [str(i) for i in range(10)]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-class DataError(ValueError):
+class DataError(InvalidSettingError):
     """A data set that cannot be loaded; the message says how to provide it."""
 
 

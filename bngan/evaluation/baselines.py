@@ -40,6 +40,8 @@ from imblearn import FunctionSampler
 from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE, RandomOverSampler
 from imblearn.utils import check_sampling_strategy
 
+from bngan.errors import InvalidSettingError
+
 
 class ImageSampler(Protocol):
     """What the experiments need from an oversampler."""
@@ -134,7 +136,7 @@ class ImageOversampler:
             return int(self._requested_k)
         smallest = min(grown, key=grown.get)
         if grown[smallest] < 2:
-            raise ValueError(
+            raise InvalidSettingError(
                 f"class {smallest} has {grown[smallest]} image: {type(self.sampler).__name__} interpolates "
                 "between images of a class and needs at least 2. Use 'ros' (random oversampling), add "
                 "images of that class, or leave it out of sampling_strategy.")
@@ -179,7 +181,7 @@ OVERSAMPLERS: dict[str, OversamplerFactory] = {
 def register_oversampler(name: str, factory: OversamplerFactory, replace: bool = False) -> None:
     """Add a sampler to :data:`OVERSAMPLERS` (refuses to overwrite a name unless ``replace``)."""
     if name in OVERSAMPLERS and not replace:
-        raise ValueError(f"oversampler {name!r} is already registered; pass replace=True to replace it")
+        raise InvalidSettingError(f"oversampler {name!r} is already registered; pass replace=True to replace it")
     OVERSAMPLERS[name] = factory
 
 
@@ -194,5 +196,5 @@ def make_oversampler(name: str, random_state: Any = 0, sampling_strategy: Any = 
     try:
         factory = OVERSAMPLERS[name]
     except KeyError:
-        raise ValueError(f"unknown oversampler {name!r}; choose one of {', '.join(OVERSAMPLERS)}") from None
+        raise InvalidSettingError(f"unknown oversampler {name!r}; choose one of {', '.join(OVERSAMPLERS)}") from None
     return factory(random_state=random_state, sampling_strategy=sampling_strategy, **kw)
