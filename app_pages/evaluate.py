@@ -1,7 +1,7 @@
 """Evaluate page: compare oversamplers the way the paper's Table 1 does, on a data set and minority of choice.
 
-Run hands an :class:`~bngan.evaluation.experiments.ExperimentConfig` to the process-wide job registry
-(:func:`bngan.evaluation.experiments.start_evaluation`); the comparison runs in a background thread and
+Run hands an :class:`~bngan.experiments.table1.settings.ExperimentConfig` to the process-wide job registry
+(:func:`bngan.experiments.table1.cells.start_evaluation`); the comparison runs in a background thread and
 writes one JSON per (fold, method) cell into a results folder. The page never trains anything: it reads that
 folder, so the bars and tables fill in as folds complete, survive a browser refresh, and every earlier
 comparison in the results folder (``$BNGAN_RESULTS_DIR``, else ``./results/app``) can be opened again.
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from bngan.ui import registry
-from bngan.ui.sidebar import progress_fraction, progress_text, state_badge
+from bngan.ui.experiment_jobs import job_header, start_experiment_job
 
 if TYPE_CHECKING:
-    from bngan.evaluation.experiments import ExperimentConfig
+    from bngan.experiments.table1.settings import ExperimentConfig
     from bngan.jobs import Job
 
 DATASETS = {"digits": "digits (bundled, no download)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -40,7 +40,6 @@ DEFAULTS: dict[str, Any] = {
     "dgc_width": 0.25, "dgc_steps": 200,
 }
 BUDGETS = {"auto": "auto: 8 epochs of the imbalanced set, as steps", "steps": "steps", "epochs": "epochs"}
-ACTIVE = ("starting", "running", "paused", "stopping")
 NOTICE_KEY = "eval_notice"  # (level, text) of the last Run, shown once
 SELECTED_KEY = "eval_selected"  # the results folder on show
 REFRESH_S = 2.0
@@ -123,7 +122,7 @@ def advanced_settings() -> None:
 
 def build_config() -> ExperimentConfig:
     """The experiment the settings describe; raises ValueError with the message to show."""
-    from bngan.evaluation.experiments import ExperimentConfig
+    from bngan.experiments.table1.settings import ExperimentConfig
 
     if value("profile") == "minority":
         if not value("minority"):
@@ -149,27 +148,15 @@ def start_run() -> None:
     The settings are read here, in the callback, not bound when the button was drawn: a value edited and
     the button clicked in one interaction arrive together, and the click must use the edited value.
     """
-    from bngan.evaluation.experiments import start_evaluation
-    from bngan.jobs import JobBusyError
+    from bngan.experiments.table1.cells import start_evaluation
 
     try:
         config = build_config()
     except ValueError as exc:
         st.session_state[NOTICE_KEY] = ("warning", f"Not started: invalid settings: {exc}")
         return
-    reg = registry.get_registry()
     folder = results_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{config.datasets[0]}"
-    try:
-        job = start_evaluation(reg, config, folder)
-    except JobBusyError:
-        busy = reg.active()
-        who = f"job {busy.id} ({busy.title}) is {busy.state}" if busy else "another job is running"
-        st.session_state[NOTICE_KEY] = ("warning", f"Not started: {who}. One job runs at a time and a second "
-                                        "start is refused, not queued: stop it (sidebar) or wait for it.")
-        return
-    registry.remember_job(job.id)
-    st.session_state[SELECTED_KEY] = str(folder)
-    st.session_state[NOTICE_KEY] = ("success", f"Started job {job.id}: {job.title}.")
+    start_experiment_job(lambda reg, out: start_evaluation(reg, config, out), folder, NOTICE_KEY, SELECTED_KEY)
 
 
 def run_controls() -> None:
@@ -191,11 +178,14 @@ def run_controls() -> None:
 
 # results ------------------------------------------------------------------------------------------------
 def result_folders() -> list[Path]:
-    """Comparisons in the results folder, newest first (a folder counts once it has experiment.json)."""
+    """Comparisons in the results folder, newest first (a folder counts once it has a Table 1 experiment.json;
+    the Disentanglement page's runs are not comparisons)."""
+    from bngan.experiments.table1.report import is_experiment_folder
+
     base = results_dir()
     if not base.is_dir():
         return []
-    folders = [p for p in base.iterdir() if (p / "experiment.json").is_file()]
+    folders = [p for p in base.iterdir() if is_experiment_folder(p)]
     return sorted(folders, key=lambda p: (p / "experiment.json").stat().st_mtime, reverse=True)
 
 
@@ -210,14 +200,14 @@ def _signature(folder: Path) -> tuple:
 @st.cache_data(show_spinner=False, max_entries=16)
 def load_results(folder: str, signature: tuple) -> dict:
     """The folder's collected results (re-read only when a cell file changed)."""
-    from bngan.evaluation.experiments import collect
+    from bngan.experiments.table1.report import collect
 
     return collect(folder)
 
 
 def results_table(group: Mapping, methods: list[str]) -> list[dict]:
     """Rows for st.dataframe: one per method, mean ± std per table column, the t-test marker appended."""
-    from bngan.evaluation.experiments import column_keys, format_cell, table_headers
+    from bngan.experiments.table1.report import column_keys, format_cell, table_headers
 
     rows = []
     for method in methods:
@@ -294,23 +284,11 @@ def show_results(folder: Path) -> None:
                                mime="text/csv", key="eval_download", icon=":material/download:")
 
 
-def job_header(job: Job) -> None:
-    snapshot = job.snapshot()
-    st.markdown(f"#### {snapshot['title']}  \n`{job.id}` {state_badge(snapshot['state'])} "
-                f"{snapshot.get('message') or ''}")
-    if snapshot["state"] in ACTIVE:
-        st.progress(progress_fraction(snapshot), text=progress_text(snapshot).replace("step", "cell"))
-        st.button("Stop", key="eval_stop", icon=":material/stop_circle:", on_click=job.stop,
-                  help="Stop after the current cell; finished cells stay on disk.")
-    elif snapshot["state"] == "failed":
-        st.error(f"Job {job.id} failed: {snapshot['error']}", icon=":material/error:")
-
-
 def live_view(job: Job, folder: Path, live: bool) -> None:
     """The running comparison: header, progress, and the results so far (a fragment while it runs)."""
     if live and not job.active:
         st.rerun()  # it just ended: redraw once, statically
-    job_header(job)
+    job_header(job, stop_key="eval_stop")
     if folder.is_dir() and (folder / "experiment.json").is_file():
         show_results(folder)
     else:

@@ -381,7 +381,7 @@ def _on_stop(job_id: str) -> None:
 def _on_slow(job_id: str, key: str) -> None:
     job = registry.get_registry().get(job_id)
     if job is not None:
-        job.slow_motion_s = float(st.session_state[key])
+        job.set_slow_motion(st.session_state[key])
 
 
 def outcome(job: Job, snapshot: Mapping) -> None:

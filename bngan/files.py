@@ -34,13 +34,3 @@ def atomic_write_bytes(path: str | os.PathLike, write: Callable[[IO[bytes]], obj
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
 
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` (0 <= i < n) as ``(i, n)``: shard i runs the cells whose index modulo n is i."""
-    try:
-        i, n = (int(part) for part in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
-    if n < 1 or not 0 <= i < n:
-        raise ValueError(f"--shard i/n needs 0 <= i < n, got {text!r}")
-    return i, n

@@ -13,15 +13,38 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from bngan.config import TrainConfig
-from bngan.errors import EXPECTED_ERRORS
+from bngan.errors import PROJECT_ERRORS
 from bngan.runs import RunWriter, default_runs_dir
 from bngan.training import StepEvent, Trainer
 
-STATES = ("starting", "running", "paused", "stopping", "stopped", "finished", "failed")
 HISTORY_LIMIT = 20000
+
+
+class JobState(str, Enum):
+    """Where a job is. Only :class:`Job`'s methods change it, under the job's lock."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+    def __str__(self) -> str:  # messages and badges show "running", not "JobState.RUNNING"
+        return self.value
+
+    @property
+    def active(self) -> bool:
+        return self not in ENDED
+
+
+ENDED = frozenset({JobState.STOPPED, JobState.FINISHED, JobState.FAILED})
+STATES = tuple(state.value for state in JobState)
 
 
 class JobBusyError(RuntimeError):
@@ -30,13 +53,15 @@ class JobBusyError(RuntimeError):
 
 @dataclass
 class Job:
-    """One background task. Fields written by the worker thread are read by the UI through :meth:`snapshot`."""
+    """One background task. The worker thread reports through :meth:`report`, :meth:`record`, :meth:`finish`
+    and :meth:`fail`, the UI controls it through :meth:`stop`, :meth:`pause`, :meth:`resume` and reads it
+    through :meth:`snapshot`; every one of them holds the lock, so the UI never sees half an update."""
 
     id: str
     kind: str
     title: str
     folder: Path | None = None
-    state: str = "starting"
+    _state: JobState = JobState.STARTING
     step: int = 0
     total: int | None = None
     started: float = field(default_factory=time.time)
@@ -58,37 +83,51 @@ class Job:
     def __post_init__(self) -> None:
         self.resume_event.set()
 
+    @property
+    def state(self) -> JobState:
+        return self._state
+
     # control (from the UI) --------------------------------------------------------------------------
     def stop(self) -> bool:
         """Ask the job to stop after the current step (it saves a checkpoint). Pressing twice is harmless."""
-        if self.state in ("stopped", "finished", "failed"):
-            return False
-        self.stop_event.set()
-        self.resume_event.set()
         with self.lock:
-            self.state = "stopping"
+            if self._state in ENDED:
+                return False
+            self.stop_event.set()
+            self.resume_event.set()
+            self._state = JobState.STOPPING
         return True
 
     def pause(self) -> None:
-        if self.state == "running":
-            self.resume_event.clear()
-            with self.lock:
-                self.state = "paused"
+        with self.lock:
+            if self._state == JobState.RUNNING:
+                self.resume_event.clear()
+                self._state = JobState.PAUSED
 
     def resume(self) -> None:
-        if self.state == "paused":
-            with self.lock:
-                self.state = "running"
-            self.resume_event.set()
+        with self.lock:
+            if self._state == JobState.PAUSED:
+                self._state = JobState.RUNNING
+                self.resume_event.set()
 
     def request_step(self, phase: str) -> None:
         """While paused: run exactly one discriminator ('d'), generator ('g') or full ('both') step."""
         with self.lock:
             self.manual_steps.append(phase)
 
+    def next_manual_step(self) -> str | None:
+        """The oldest step asked for with :meth:`request_step` (the worker takes it), or None."""
+        with self.lock:
+            return self.manual_steps.pop(0) if self.manual_steps else None
+
+    def set_slow_motion(self, seconds: float) -> None:
+        """Sleep this long after each training step (0: full speed)."""
+        with self.lock:
+            self.slow_motion_s = max(0.0, float(seconds))
+
     @property
     def active(self) -> bool:
-        return self.state in ("starting", "running", "paused", "stopping")
+        return self._state.active
 
     def eta_s(self) -> float | None:
         if not self.total or self.step <= 0 or not self.elapsed_s:
@@ -96,16 +135,33 @@ class Job:
         return self.elapsed_s / self.step * max(0, self.total - self.step)
 
     def snapshot(self) -> dict:
-        """A consistent copy for the UI (the history list is copied, not shared)."""
+        """A consistent copy for the UI (the history list is copied, not shared; the state as plain text)."""
         with self.lock:
-            return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state, "step": self.step,
-                    "total": self.total, "elapsed_s": self.elapsed_s, "eta_s": self.eta_s(),
+            return {"id": self.id, "kind": self.kind, "title": self.title, "state": self._state.value,
+                    "step": self.step, "total": self.total, "elapsed_s": self.elapsed_s, "eta_s": self.eta_s(),
                     "history": list(self.history), "samples": self.samples, "samples_step": self.samples_step,
                     "bn_fit": self.bn_fit, "error": self.error, "message": self.message,
                     "folder": None if self.folder is None else str(self.folder), "result": self.result}
 
     # worker side ------------------------------------------------------------------------------------
+    def report(self, *, step: int | None = None, total: int | None = None, message: str | None = None,
+               elapsed_s: float | None = None, running: bool = True) -> None:
+        """Progress from the worker; ``None`` leaves a field as it is. ``running`` moves a starting job to
+        running (a job asked to stop stays stopping): pass False while it only prepares (loads data)."""
+        with self.lock:
+            if step is not None:
+                self.step = int(step)
+            if total is not None:
+                self.total = int(total)
+            if message is not None:
+                self.message = str(message)
+            if elapsed_s is not None:
+                self.elapsed_s = float(elapsed_s)
+            if running:
+                self._begin()
+
     def record(self, event: StepEvent) -> None:
+        """One training step: progress, the loss history, the latest samples and BN fit."""
         with self.lock:
             self.step = event.step
             self.elapsed_s = event.elapsed_s
@@ -115,6 +171,22 @@ class Job:
                 self.samples, self.samples_step = event.samples, event.step
             if event.bn_fit is not None:
                 self.bn_fit = event.bn_fit
+            self._begin()
+
+    def finish(self, result: object) -> None:
+        """The work returned: stopped if a stop was asked for, else finished."""
+        with self.lock:
+            self.result = result
+            self._state = JobState.STOPPED if self.stop_event.is_set() else JobState.FINISHED
+
+    def fail(self, error: str) -> None:
+        with self.lock:
+            self.error, self._state = error, JobState.FAILED
+
+    def _begin(self) -> None:
+        """Starting -> running, or stopping if a stop came first (the caller holds the lock)."""
+        if self._state == JobState.STARTING:
+            self._state = JobState.STOPPING if self.stop_event.is_set() else JobState.RUNNING
 
 
 class JobRegistry:
@@ -153,16 +225,12 @@ class JobRegistry:
     def _work(job: Job, work: Callable[[Job], object]) -> None:
         try:
             result = work(job)
-            with job.lock:
-                job.result = result
-                job.state = "stopped" if job.stop_event.is_set() else "finished"
-        except EXPECTED_ERRORS as exc:
-            with job.lock:
-                job.error, job.state = str(exc), "failed"
+        except PROJECT_ERRORS as exc:  # bad input or a diverging run: the message says it all
+            job.fail(str(exc))
         except Exception as exc:  # a bug: keep the traceback for the report, keep the app alive
-            with job.lock:
-                job.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-                job.state = "failed"
+            job.fail(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        else:
+            job.finish(result)
 
     def start_training(self, config: TrainConfig, resume_from: str | Path | None = None,
                        folder: str | Path | None = None) -> Job:
@@ -176,17 +244,14 @@ class JobRegistry:
 
 def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Path | None) -> dict:
     """The worker of a training job: build (or resume) the trainer, run it, honour pause/steps/stop."""
-    job.message = "loading data"
+    job.report(message="loading data", running=False)
     if resume_from is not None:
         trainer = Trainer.resume(resume_from, steps=config.steps, epochs=config.epochs,
                                  time_budget_s=config.time_budget_s)
     else:
         trainer = Trainer(config)
-    job.total = trainer.steps_target()
     writer = RunWriter(folder, trainer)
-    with job.lock:
-        job.state = "stopping" if job.stop_event.is_set() else "running"
-        job.message = f"training on {trainer.device}"
+    job.report(total=trainer.steps_target(), message=f"training on {trainer.device}")
 
     def on_event(event: StepEvent) -> None:
         writer(event)
@@ -194,8 +259,7 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
         if job.slow_motion_s:
             job.stop_event.wait(job.slow_motion_s)
         while not job.resume_event.is_set() and not job.stop_event.is_set():
-            with job.lock:
-                phase = job.manual_steps.pop(0) if job.manual_steps else None
+            phase = job.next_manual_step()
             if phase is None:
                 job.resume_event.wait(0.05)
                 continue

@@ -51,7 +51,7 @@ def test_page_renders_with_defaults() -> None:
     assert at.multiselect(key="eval_minority").value == [8, 9]
     assert {"none (no oversampling)", "bngan (disentangled)", "DGC (end-to-end)"} <= set(
         at.multiselect(key="eval_methods").options)
-    from bngan.evaluation.experiments import available_methods
+    from bngan.experiments.table1.settings import available_methods
 
     # every method the runner knows is offered (a newly registered row must not be missing from the page)
     assert len(at.multiselect(key="eval_methods").options) == len(available_methods())
@@ -95,22 +95,24 @@ def test_second_start_is_refused_while_a_job_runs() -> None:
 
 def _write_finished_comparison(folder: Path) -> None:
     """A finished two-method, two-fold comparison on disk, as the runner writes it (no training)."""
-    from bngan.evaluation import experiments as ex
     from bngan.evaluation.metrics import classification_metrics
+    from bngan.experiments.core import SPEC_FILE, CellStore, write_json
+    from bngan.experiments.table1 import report
+    from bngan.experiments.table1.cells import cell_header
+    from bngan.experiments.table1.settings import ExperimentConfig, grid
 
-    config = ex.ExperimentConfig(name="evaluate", datasets=["digits"], methods=["smote", "bngan"], folds=2,
-                                 imbalances=[{"profile": "minority", "minority_classes": [8, 9], "ir": 10}])
-    (folder / "cells").mkdir(parents=True)
-    ex._write_json(folder / ex.SPEC_FILE, config.to_dict())
+    config = ExperimentConfig(name="evaluate", datasets=["digits"], methods=["smote", "bngan"], folds=2,
+                              imbalances=[{"profile": "minority", "minority_classes": [8, 9], "ir": 10}])
+    write_json(folder / SPEC_FILE, config.to_dict())
     y_true = np.repeat(np.arange(10), 10)
-    for cell in ex.grid(config):
+    for cell in grid(config):
         y_pred = y_true.copy()
-        y_pred[90:92 if cell.method == "bngan" else 95] = 0
-        record = {**ex._cell_header(cell, config), "class_names": [str(c) for c in range(10)],
+        y_pred[90:92 if cell["method"] == "bngan" else 95] = 0
+        record = {**cell_header(cell, config), "class_names": [str(c) for c in range(10)],
                   "train_counts": {str(c): 100 if c < 8 else 10 for c in range(10)},
                   "metrics": classification_metrics(y_true, y_pred, 10), "seconds": 1.0}
-        ex._write_json(folder / "cells" / f"{record['key']}.json", record)
-    ex.write_reports(folder, ex.collect(folder))
+        CellStore(folder).write(cell.key, record)
+    report.write_reports(folder, report.collect(folder))
 
 
 def test_results_from_disk_are_shown(folders: Path) -> None:
@@ -122,10 +124,10 @@ def test_results_from_disk_are_shown(folders: Path) -> None:
     recall_9 = at.dataframe[0].value["9 (IR 10) recall"].tolist()
     assert recall_9 == ["0.500 ± 0.000 •", "0.800 ± 0.000"]  # the same gap in every fold: p = 0
     assert any("bngan significantly better" in c.value for c in at.caption)  # the run's reference row
-    from bngan.evaluation import experiments as ex
+    from bngan.experiments.table1 import report
 
     folder = folders / "20240101-000000-digits"
-    ex.write_reports(folder, ex.collect(folder, reference="smote"))  # re-tested against another row
+    report.write_reports(folder, report.collect(folder, reference="smote"))  # re-tested against another row
     at = open_page()
     assert any("smote significantly better" in c.value for c in at.caption)
     assert at.dataframe[0].value["9 (IR 10) recall"].tolist() == ["0.500 ± 0.000", "0.800 ± 0.000 ◦"]

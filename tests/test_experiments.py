@@ -1,5 +1,5 @@
-"""The experiment runner: the grid and its shards, the GAN rows' registration, aggregation with paired
-t-tests, the reports, and the CLI end to end on digits with tiny budgets (seconds, not minutes)."""
+"""The Table 1 / IR-sweep experiment: the grid and its shards, the GAN rows' registration, fingerprints,
+aggregation with paired t-tests, the reports, and the CLI end to end on digits with tiny budgets (seconds)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bngan.evaluation import experiments as ex
 from bngan.evaluation.baselines import OVERSAMPLERS, make_oversampler
 from bngan.evaluation.gan_samplers import GAN_METHODS, register_gan_samplers
 from bngan.evaluation.metrics import classification_metrics
+from bngan.experiments.core import CELLS_DIR, SPEC_FILE, Cell, ExperimentError, parse_shard, write_json
+from bngan.experiments.table1 import cells as runner
+from bngan.experiments.table1 import report
+from bngan.experiments.table1 import settings as ex
+from bngan.experiments.table1.cli import main as cli_main
 
 TINY_DIGITS = ["--dataset", "digits", "--profile", "minority", "--minority", "8,9", "--ir", "10",
                "--classifier-steps", "8", "--gan-steps", "3", "--gan-batch-size", "16", "--device", "cpu"]
@@ -40,23 +44,31 @@ def test_grid_shards_partition_the_cells() -> None:
                                  imbalances=[{"profile": "minority", "ir": 10}, {"profile": "minority", "ir": 20}])
     cells = ex.grid(config)
     assert len(cells) == 12 and [c.index for c in cells] == list(range(12))
-    assert len({c.key(config) for c in cells}) == 12
+    assert len({c.key for c in cells}) == 12
     shards = [{c.index for c in cells if c.index % 3 == i} for i in range(3)]
     assert set().union(*shards) == set(range(12)) and sum(map(len, shards)) == 12
-    assert ex.parse_shard("1/3") == (1, 3)
+    assert parse_shard("1/3") == (1, 3)
     for bad in ("3/3", "x", "1/0"):
         with pytest.raises(ValueError):
-            ex.parse_shard(bad)
+            parse_shard(bad)
 
 
 def test_fingerprint_tracks_what_changes_a_result() -> None:
     base = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"])
     none, gan = ex.grid(base)[:2]
     more_gan = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"], gan_steps=99)
-    assert ex.fingerprint(none, base) == ex.fingerprint(none, more_gan)  # GAN budget: not for "none"
-    assert ex.fingerprint(gan, base) != ex.fingerprint(gan, more_gan)
+    none_more, gan_more = ex.grid(more_gan)[:2]
+    assert none.fingerprint == none_more.fingerprint  # GAN budget: not for "none"
+    assert gan.fingerprint != gan_more.fingerprint
     on_gpu = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"], device="cuda")
-    assert ex.fingerprint(gan, base) == ex.fingerprint(gan, on_gpu)
+    assert gan.fingerprint == ex.grid(on_gpu)[1].fingerprint
+    more_cnn = ex.ExperimentConfig(methods=["none", "dgc"], imbalances=["standard"], classifier_lr=1e-3)
+    plain = ex.ExperimentConfig(methods=["none", "dgc"], imbalances=["standard"])
+    assert ex.grid(more_cnn)[0].fingerprint != ex.grid(plain)[0].fingerprint  # the CNN's rate: every CNN row
+    assert ex.grid(more_cnn)[1].fingerprint == ex.grid(plain)[1].fingerprint  # ... but not DGC, which has none
+    # growing the grid (another method, more folds) keeps the cells it had
+    wider = ex.ExperimentConfig(methods=["none", "ros", "bngan"], imbalances=["standard"], folds=5)
+    assert {c.key: c.fingerprint for c in ex.grid(wider)}[none.key] == none.fingerprint
 
 
 def test_config_validation() -> None:
@@ -88,19 +100,19 @@ def test_sampling_strategy_fraction_and_budget() -> None:
 
 def test_table_classes() -> None:
     counts = dict(enumerate((4000, 2000, 1000, 750, 500, 350, 200, 100, 60, 40)))
-    assert ex.table_classes({"profile": "standard"}, counts) == [8, 9]
-    assert ex.table_classes({"profile": "minority", "minority_classes": [3], "ir": 50}, counts) == [3]
-    assert ex.table_classes({"profile": "standard", "counts": [5, 9, 1]}, {0: 5, 1: 9, 2: 1}) == [0, 2]
+    assert report.table_classes({"profile": "standard"}, counts) == [8, 9]
+    assert report.table_classes({"profile": "minority", "minority_classes": [3], "ir": 50}, counts) == [3]
+    assert report.table_classes({"profile": "standard", "counts": [5, 9, 1]}, {0: 5, 1: 9, 2: 1}) == [0, 2]
 
 
 # ------------------------------------------------------------------------- aggregation (no training)
 
-def _record(config: ex.ExperimentConfig, cell: ex.Cell, recall_9: float) -> dict:
+def _record(config: ex.ExperimentConfig, cell: Cell, recall_9: float) -> dict:
     """A finished cell whose class-9 recall is ``recall_9`` (10 test images per class, rest correct)."""
     y_true = np.repeat(np.arange(10), 10)
     y_pred = y_true.copy()
     y_pred[90:90 + round(10 * (1 - recall_9))] = 0
-    return {**ex._cell_header(cell, config), "class_names": [str(c) for c in range(10)],
+    return {**runner.cell_header(cell, config), "class_names": [str(c) for c in range(10)],
             "train_counts": {str(c): 100 if c < 8 else 10 for c in range(10)},
             "metrics": classification_metrics(y_true, y_pred, 10), "seconds": 1.0}
 
@@ -109,8 +121,8 @@ def test_aggregate_tests_against_bngan_and_writes_reports(tmp_path: Path) -> Non
     config = ex.ExperimentConfig(name="ir-sweep", methods=["smote", "bngan"], folds=3,
                                  imbalances=[{"profile": "minority", "ir": r} for r in (50, 100)])
     recall = {"smote": [0.5, 0.6, 0.5], "bngan": [0.9, 1.0, 0.9]}
-    records = [_record(config, c, recall[c.method][c.fold]) for c in ex.grid(config)]
-    results = ex.aggregate(records, config)
+    records = [_record(config, c, recall[c['method']][c['fold']]) for c in ex.grid(config)]
+    results = report.aggregate(records, config)
     assert results["complete"] and results["n_done"] == 12
     smote = results["groups"][0]["methods"]["smote"]
     assert smote["values"]["recall_9"] == [0.5, 0.6, 0.5]
@@ -119,10 +131,10 @@ def test_aggregate_tests_against_bngan_and_writes_reports(tmp_path: Path) -> Non
     assert not smote["tests"]["recall_8"]["significant"]  # identical scores: p = 1
     assert results["groups"][0]["methods"]["bngan"]["tests"] == {}
     (tmp_path / "cells").mkdir()
-    ex._write_json(tmp_path / ex.SPEC_FILE, config.to_dict())
+    write_json(tmp_path / SPEC_FILE, config.to_dict())
     for record in records:
-        ex._write_json(tmp_path / "cells" / f"{record['key']}.json", record)
-    paths = ex.write_reports(tmp_path, ex.collect(tmp_path))
+        write_json(tmp_path / CELLS_DIR / f"{record['key']}.json", record)
+    paths = report.write_reports(tmp_path, report.collect(tmp_path))
     table = paths["table.md"].read_text()
     assert "## digits, IR 50" in table and "## digits, IR 100" in table
     assert "0.533 ± 0.058 •" in table  # smote's class-9 recall, significantly below bngan
@@ -133,12 +145,12 @@ def test_aggregate_tests_against_bngan_and_writes_reports(tmp_path: Path) -> Non
     assert "plotly" in figure.lower() and "imbalance ratio" in figure  # the sweep's lines against IR
 
     # another reference row, chosen after the run: the tests flip, the spec remembers it, nothing reruns
-    again = ex.collect(tmp_path, reference="smote")
+    again = report.collect(tmp_path, reference="smote")
     bngan = again["groups"][0]["methods"]["bngan"]
     assert bngan["tests"]["recall_9"]["reference"] == "worse" and again["groups"][0]["methods"]["smote"]["tests"] == {}
-    assert ex.collect(tmp_path)["groups"][0]["reference"] == "smote"
-    with pytest.raises(ValueError, match="not a method"):
-        ex.collect(tmp_path, reference="adasyn")
+    assert report.collect(tmp_path)["groups"][0]["reference"] == "smote"
+    with pytest.raises(ExperimentError, match="not a method"):
+        report.collect(tmp_path, reference="adasyn")
 
 
 def test_stale_and_missing_cells_are_reported() -> None:
@@ -146,10 +158,10 @@ def test_stale_and_missing_cells_are_reported() -> None:
     cells = ex.grid(config)
     records = [_record(config, c, 0.8) for c in cells[:3]]
     records[0]["fingerprint"] = "old"
-    results = ex.aggregate(records, config)
+    results = report.aggregate(records, config)
     assert not results["complete"] and results["stale"] == [records[0]["key"]]
-    assert sorted(results["missing"]) == sorted([cells[0].key(config), cells[3].key(config)])
-    assert "Partial" in ex.markdown_report(results)
+    assert sorted(results["missing"]) == sorted([cells[0].key, cells[3].key])
+    assert "Partial" in report.markdown_report(results)
 
 
 # ------------------------------------------------------------------------------ running real cells
@@ -158,10 +170,10 @@ def test_end_to_end_cli_sharded_then_collected(tmp_path: Path, capsys: pytest.Ca
     """Two shards of a tiny digits Table 1 (incl. a GAN row), then --collect-only, then a rerun that skips."""
     run_dir = tmp_path / "t1"
     args = ["table1", *TINY_DIGITS, "--methods", "none,ros,bngan", "--folds", "2", "--run-dir", str(run_dir)]
-    assert ex.main([*args, "--shard", "0/2"]) == 0
+    assert cli_main([*args, "--shard", "0/2"]) == 0
     first = json.loads((run_dir / "results.json").read_text())
     assert not first["complete"] and first["n_done"] == 3
-    assert ex.main([*args, "--shard", "1/2"]) == 0
+    assert cli_main([*args, "--shard", "1/2"]) == 0
     out = capsys.readouterr().out
     assert "| none |" in out and "| bngan |" in out and "8 (IR 10) recall" in out
     results = json.loads((run_dir / "results.json").read_text())
@@ -174,10 +186,10 @@ def test_end_to_end_cli_sharded_then_collected(tmp_path: Path, capsys: pytest.Ca
     assert len(cell["metrics"]["confusion"]) == 10
     for name in ("results.json", "results.csv", "folds.csv", "table.md", "figure.html"):
         assert (run_dir / name).is_file()
-    assert ex.main([*args, "--collect-only"]) == 0
+    assert cli_main([*args, "--collect-only"]) == 0
     assert "| ros |" in capsys.readouterr().out
     events: list[dict] = []
-    ex.run(ex.ExperimentConfig.from_dict(results["experiment"]), run_dir, progress=events.append)
+    runner.run(ex.ExperimentConfig.from_dict(results["experiment"]), run_dir, progress=events.append)
     assert [e["event"] for e in events].count("cell_skipped") == 6
 
 
@@ -185,13 +197,13 @@ def test_failed_cell_is_recorded_and_stop_is_honoured(tmp_path: Path) -> None:
     """SMOTE on a 1-image class fails that cell only; a set stop event runs nothing."""
     common = {"dataset": "digits", "folds": 1, "imbalance": {"profile": "minority", "ir": 1000},
               "classifier_steps": 2, "device": "cpu"}
-    results = ex.run_experiment(methods=["smote"], out_dir=tmp_path / "fail", **common)
+    results = runner.run_experiment(methods=["smote"], out_dir=tmp_path / "fail", **common)
     assert results["n_done"] == 0 and "needs at least 2" in results["failures"][0]["error"]
     assert "Failed cells" in (tmp_path / "fail" / "table.md").read_text()
     stop = threading.Event()
     stop.set()
     events: list[dict] = []
-    stopped = ex.run_experiment(methods=["none"], out_dir=tmp_path / "stop", stop_event=stop,
+    stopped = runner.run_experiment(methods=["none"], out_dir=tmp_path / "stop", stop_event=stop,
                                 progress=events.append, **common)
     assert stopped["n_done"] == 0 and events[-1]["event"] == "stopped"
 
@@ -215,7 +227,7 @@ def test_dgc_row_replaces_the_cnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             return np.full(len(images), 1)
 
     monkeypatch.setattr(dgc, "DGCClassifier", StubDGC)
-    results = ex.run_experiment(methods=["dgc"], folds=1, imbalance={"profile": "minority", "ir": 10},
+    results = runner.run_experiment(methods=["dgc"], folds=1, imbalance={"profile": "minority", "ir": 10},
                                 dgc_width=0.25, dgc_steps=3, dgc_draws=2, dgc_lr=1e-4, out_dir=tmp_path, device="cpu")
     assert seen["width"] == 0.25 and seen["max_steps"] == 3 and seen["random_state"] == 0
     assert seen["num_draws"] == 2 and seen["lr"] == 1e-4
@@ -237,7 +249,7 @@ def test_quality_of_added_minority_images(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(classifier, "judge_classifier", lambda *a, **k: judge)
     monkeypatch.setattr(quality, "frechet_distance", lambda a, b: float(np.abs(a.mean() - b.mean())))
     torch.manual_seed(0)
-    results = ex.run_experiment(methods=["ros"], folds=1, imbalance={"profile": "minority", "ir": 10},
+    results = runner.run_experiment(methods=["ros"], folds=1, imbalance={"profile": "minority", "ir": 10},
                                 classifier_steps=2, quality=True, out_dir=tmp_path, device="cpu")
     q = results["groups"][0]["methods"]["ros"]["quality"]
     assert {"fidelity", "fid", "precision", "coverage", "fidelity_8", "fidelity_9"} <= set(q)
@@ -252,7 +264,7 @@ def test_bench_dispatch_help(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         bench_main(["ir-sweep", "--help"])
     assert "--irs" in capsys.readouterr().out
-    assert ex.main(["ir-sweep", "--dataset", "cifar"]) == 2
+    assert cli_main(["ir-sweep", "--dataset", "cifar"]) == 2
 
 
 def test_gan_rows_differ_only_in_what_defines_them() -> None:
@@ -283,15 +295,36 @@ def test_rows_that_differ_only_in_sampling_share_one_trained_generator(tmp_path:
                                  classifier_steps=2, gan_steps=3, gan_batch_size=16, device="cpu")
     cells = ex.grid(config)
     assert ex.gan_key(cells[0], config) == ex.gan_key(cells[1], config) != ex.gan_key(cells[2], config)
-    assert ex.fingerprint(cells[0], config) != ex.fingerprint(cells[1], config)
-    results = ex.run(config, tmp_path)
+    assert cells[0].fingerprint != cells[1].fingerprint
+    results = runner.run(config, tmp_path)
     assert results["n_done"] == 3 and trained == ["paper", "infogan"]
-    assert len(list((tmp_path / ex.GANS_DIR).glob("*.pt"))) == 2
+    assert len(list((tmp_path / runner.GANS_DIR).glob("*.pt"))) == 2
     mix_cell = next((tmp_path / "cells").glob("*bngan-mix.json"))
     mix = json.loads(mix_cell.read_text())
     assert mix["resampled_counts"]["9"] == max(mix["train_counts"].values())
 
-    shared = tmp_path / ex.GANS_DIR / f"digits__fold0__{ex.gan_key(cells[0], config)}.pt"
+    shared = tmp_path / runner.GANS_DIR / f"digits__fold0__{ex.gan_key(cells[0], config)}.pt"
     shared.write_bytes(b"not a checkpoint")  # damaged: the row trains its generator again and still runs
     mix_cell.unlink()
-    assert ex.run(config, tmp_path)["n_done"] == 3 and trained == ["paper", "infogan", "paper"]
+    assert runner.run(config, tmp_path)["n_done"] == 3 and trained == ["paper", "infogan", "paper"]
+
+
+def test_a_new_setting_enters_the_fingerprint_without_being_listed() -> None:
+    """A field added to the settings (here by a subclass) changes every cell's fingerprint it applies to,
+    with no list to update; a scoped one only the rows of its scope."""
+    from dataclasses import dataclass
+
+    from bngan.experiments.core import scoped
+
+    @dataclass
+    class WithWarmup(ex.ExperimentConfig):
+        warmup: int = 0
+        gan_warmup: int = scoped(scope="gan", default=0)
+
+    common = {"methods": ["none", "bngan", "dgc"], "imbalances": [{"profile": "minority", "ir": 10}]}
+    base = {c.key: c.fingerprint for c in ex.grid(WithWarmup(**common))}
+    warm = {c.key: c.fingerprint for c in ex.grid(WithWarmup(warmup=5, **common))}
+    gan_warm = {c.key: c.fingerprint for c in ex.grid(WithWarmup(gan_warmup=5, **common))}
+    assert all(base[k] != warm[k] for k in base)
+    assert {k.rsplit("__", 1)[1] for k in base if base[k] != gan_warm[k]} == {"bngan"}
+    assert "warmup" in WithWarmup(**common).to_dict()  # saved with the spec, so reports can recompute it

@@ -10,9 +10,9 @@ COMMANDS = {
     "fidelity": ("bngan.bench.fidelity", "wall time until every class's samples are >= 90% recognised"),
     "memory": ("bngan.bench.memory", "peak memory of MNIST training"),
     "app": ("bngan.bench.app_speed", "steps/s of a job with the app open against the same job headless"),
-    "table1": ("bngan.evaluation.experiments", "Table 1: classifier metrics per method, folds, t-tests"),
-    "ir-sweep": ("bngan.evaluation.experiments", "Figure 3: minority recall/F1 against imbalance ratio"),
-    "disentangle": ("bngan.evaluation.disentangle_experiment", "Figure 4b: FactorVAE score on dSprites"),
+    "table1": ("bngan.experiments.table1.cli", "Table 1: classifier metrics per method, folds, t-tests"),
+    "ir-sweep": ("bngan.experiments.table1.cli", "Figure 3: minority recall/F1 against imbalance ratio"),
+    "disentangle": ("bngan.experiments.disentangle.cli", "Figure 4b: FactorVAE score on dSprites"),
     "structure": ("bngan.bench.structure", "effect matrices: does the drawn DAG shape what each code does?"),
     "render": ("bngan.data.dsprites", "dSprites rendering speed (images/s)"),
 }

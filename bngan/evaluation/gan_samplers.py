@@ -27,21 +27,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bngan.errors import InvalidSettingError
 from bngan.evaluation.baselines import OVERSAMPLERS, OversamplerFactory, register_oversampler
+from bngan.evaluation.gan_methods import (  # re-exported: the rows' definitions live there, torch-free
+    GAN_METHODS,
+    GAN_OPTIONS,
+    SAMPLING_SETTINGS,
+    is_gan,
+    training_settings,
+)
 
-# name -> the settings that define the method (everything else is a shared training option)
-GAN_METHODS: dict[str, dict[str, Any]] = {
-    "bngan": {"structure": "disentangled", "reg_mode": "paper"},
-    "bngan-entangled": {"structure": "entangled", "reg_mode": "paper"},
-    "bngan-reference": {"structure": "reference", "reg_mode": "paper"},
-    "bngan-mix": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3},
-    "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
-    "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
-}
-SAMPLING_SETTINGS = ("real_share", "candidates")
-"""Settings that act after training: rows that differ only in these share one trained generator."""
-GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
-"""Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""
+__all__ = ["GAN_METHODS", "GAN_OPTIONS", "SAMPLING_SETTINGS", "gan_factory", "is_gan", "register_gan_samplers",
+           "training_settings"]
 
 
 def gan_factory(name: str) -> OversamplerFactory:
@@ -53,8 +50,8 @@ def gan_factory(name: str) -> OversamplerFactory:
 
         unknown = sorted(set(options) - set(GAN_OPTIONS))
         if unknown:
-            raise ValueError(f"{name} does not take option(s) {', '.join(unknown)}; "
-                             f"allowed: {', '.join(GAN_OPTIONS)}")
+            raise InvalidSettingError(f"{name} does not take option(s) {', '.join(unknown)}; "
+                                      f"allowed: {', '.join(GAN_OPTIONS)}")
         return BNGANOversampler(sampling_strategy=sampling_strategy, random_state=random_state,
                                 **settings, **options)
 
@@ -67,16 +64,6 @@ def register_gan_samplers(register: Callable[..., None] = register_oversampler) 
     for name in GAN_METHODS:
         if name not in OVERSAMPLERS:
             register(name, gan_factory(name))
-
-
-def training_settings(name: str) -> dict[str, Any]:
-    """The settings of method ``name`` that decide its trained generator (what a cached GAN is keyed by)."""
-    return {k: v for k, v in GAN_METHODS[name].items() if k not in SAMPLING_SETTINGS}
-
-
-def is_gan(name: str) -> bool:
-    """Whether ``name`` is a GAN row (it takes the GAN training options and makes images worth judging)."""
-    return name in GAN_METHODS
 
 
 register_gan_samplers()

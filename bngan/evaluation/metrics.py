@@ -111,9 +111,12 @@ def _plain(array: np.ndarray) -> float | list:
     return float(array) if array.ndim == 0 else array.tolist()
 
 
-def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
-    """``0.893 ± 0.012``: how tables show a summarised metric."""
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+def format_mean_std(mean: float, std: float, digits: int = 3, show_std: bool = True) -> str:
+    """``0.893 ± 0.012``: how tables show a summarised metric; ``–`` when there is none (NaN), and the mean
+    alone when ``show_std`` is False (a table that prints one seed bare)."""
+    if not math.isfinite(mean):
+        return "–"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if show_std else f"{mean:.{digits}f}"
 
 
 def paired_ttest(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:

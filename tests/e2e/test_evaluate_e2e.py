@@ -22,7 +22,7 @@ def tiny_comparison() -> Path:
     """A finished 1-fold digits comparison (none vs ROS, 5 CNN steps) in the server's results folder."""
     import torch
 
-    from bngan.evaluation.experiments import run_experiment
+    from bngan.experiments.table1.cells import run_experiment
 
     torch.set_num_threads(1)
     folder = Path(os.environ["BNGAN_RESULTS_DIR"]) / "e2e-tiny"

@@ -1,0 +1,33 @@
+"""The GAN rows of the comparison as data: which settings define each row (torch-free).
+
+The experiment's fingerprints, reports and the app's method list read these names and settings; the factories
+that build the samplers (and import torch) are in :mod:`bngan.evaluation.gan_samplers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# name -> the settings that define the method (everything else is a shared training option)
+GAN_METHODS: dict[str, dict[str, Any]] = {
+    "bngan": {"structure": "disentangled", "reg_mode": "paper"},
+    "bngan-entangled": {"structure": "entangled", "reg_mode": "paper"},
+    "bngan-reference": {"structure": "reference", "reg_mode": "paper"},
+    "bngan-mix": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3},
+    "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
+    "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
+}
+SAMPLING_SETTINGS = ("real_share", "candidates")
+"""Settings that act after training: rows that differ only in these share one trained generator."""
+GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
+"""Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""
+
+
+def training_settings(name: str) -> dict[str, Any]:
+    """The settings of method ``name`` that decide its trained generator (what a cached GAN is keyed by)."""
+    return {k: v for k, v in GAN_METHODS[name].items() if k not in SAMPLING_SETTINGS}
+
+
+def is_gan(name: str) -> bool:
+    """Whether ``name`` is a GAN row (it takes the GAN training options and makes images worth judging)."""
+    return name in GAN_METHODS
