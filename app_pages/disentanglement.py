@@ -341,11 +341,8 @@ def result_folders(job_folder: Path | None) -> list[Path]:
 
 def load(folder: Path) -> dict[str, Any] | None:
     """The folder's results, or None (with a message) when it has none yet or cannot be read."""
-    if not (folder / "experiment.json").is_file():
-        if any((folder / "cells").glob("*.json")):
-            st.error(f"`{folder}` holds cells from before fingerprints; run `python -m bngan.experiments.migrate "
-                     f"{folder}` once.", icon=":material/error:")
-        return None
+    if not (folder / "experiment.json").is_file() and not any((folder / "cells").glob("*.json")):
+        return None  # nothing here yet
     try:
         return dx.collect(folder)
     except (ExperimentError, OSError) as exc:

@@ -172,7 +172,9 @@ def read_spec(folder: Path) -> dict:
     """The settings an experiment folder was run with (``experiment.json``)."""
     spec = read_json(Path(folder) / SPEC_FILE)
     if not isinstance(spec, dict):
-        raise ExperimentError(f"{folder} is not an experiment folder (no readable {SPEC_FILE})")
+        hint = (f"; its cells predate fingerprints: run `python -m bngan.experiments.migrate {folder}` once"
+                if any((Path(folder) / CELLS_DIR).glob("*.json")) else "")
+        raise ExperimentError(f"{folder} is not an experiment folder (no readable {SPEC_FILE}){hint}")
     return spec
 
 
