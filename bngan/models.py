@@ -33,6 +33,7 @@ class ModelConfig:
     code_dim: int = 4
     projection: bool = True  # projection discriminator term <embed(y), F(x)>: sharper class conditioning
     extract_z: bool = False  # an extra head that recovers z (Eq. 2's z'), optional
+    spectral_norm: bool = False  # spectral norm on every discriminator layer, which then has no batch norm
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -154,7 +155,23 @@ def build_models(cfg: ModelConfig) -> tuple[Generator, Discriminator]:
         elif isinstance(module, nn.BatchNorm2d | nn.BatchNorm1d):
             nn.init.normal_(module.weight, 1.0, 0.02)
             nn.init.zeros_(module.bias)
+    if cfg.spectral_norm:
+        apply_spectral_norm(disc)
     return gen, disc
+
+
+def apply_spectral_norm(module: nn.Module) -> None:
+    """Spectral norm (Miyato et al. 2018) on every conv and linear layer, batch norm replaced by identity:
+    the normalised layers bound the discriminator's slope, which batch statistics would undo."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d | nn.BatchNorm1d):
+            setattr(module, name, nn.Identity())
+        elif isinstance(child, nn.Conv2d | nn.Linear):
+            setattr(module, name, spectral_norm(child))
+        else:
+            apply_spectral_norm(child)
 
 
 def count_parameters(module: nn.Module) -> int:
