@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from bngan.data import DATASETS, Imbalance
 from bngan.device import DEVICES
 from bngan.errors import InvalidSettingError
+from bngan.losses import ADVERSARIAL_LOSSES
 from bngan.models import PRESETS
 from bngan.regularizer import MODES
 from bngan.structure import LatentStructure
@@ -54,6 +55,12 @@ class TrainConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    # data-efficient GAN training (docs/method.md); every option off reproduces the paper's recipe
+    adv_loss: str = "least-squares"  # or "hinge"
+    spectral_norm: bool = False  # on every discriminator layer (which then has no batch norm)
+    diffaugment: bool = False  # the same random translation + cutout for real and fake in both updates
+    ema_decay: float = 0.0  # > 0: sample, traverse, oversample and save an exponential moving average of G
+    lecam: float = 0.0  # weight of LeCam regularisation of the discriminator
     balanced_batches: bool = True  # draw real batches uniformly over classes: minorities are seen as often
     projection: bool = True
     steps: int | None = 1000
@@ -70,6 +77,10 @@ class TrainConfig:
         self._check_choice("code_prior", CODE_PRIORS)
         self._check_choice("reg_mode", MODES)
         self._check_choice("reg_through", REG_THROUGH)
+        self._check_choice("adv_loss", ADVERSARIAL_LOSSES)
+        if self.ema_decay != 0.0:
+            self._check_range("ema_decay", 0.5, 0.99999)
+        self._check_range("lecam", 0.0, 100.0)
         self._check_choice("device", DEVICES)
         self._check_range("lambda_reg", 0.0, 100.0)
         self._check_range("lambda_cls", 0.0, 100.0)

@@ -156,8 +156,7 @@ class BNGANOversampler(BaseOverSampler):
         trainer = Trainer(config, dataset=dataset)
         trainer.run()
         self.trainer_ = trainer
-        return TrainedModel(trainer.generator, trainer.discriminator, config, structure, dataset.class_names,
-                            dataset.class_counts(), trainer.step_count)
+        return trainer.trained_model()
 
     def _structure(self) -> LatentStructure:
         """The latent structure asked for: the object, a preset with ``k`` codes, or its JSON (StructureError

@@ -20,11 +20,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from bngan.augment import diff_augment
 from bngan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from bngan.config import TrainConfig
 from bngan.data import ImageDataset, load_dataset, make_imbalanced
 from bngan.device import resolve_device
 from bngan.errors import BnganError
+from bngan.losses import LeCam, discriminator_loss, generator_loss
 from bngan.models import ModelConfig, build_models
 from bngan.regularizer import BayesianRegularizer
 from bngan.structure import LatentStructure
@@ -93,10 +95,13 @@ class Trainer:
         channels, side, _ = self.data.image_shape
         self.model_config = ModelConfig(preset=config.preset, image_size=side, channels=channels,
                                         num_classes=self.data.num_classes, z_dim=config.z_dim,
-                                        code_dim=self.structure.k, projection=config.projection)
+                                        code_dim=self.structure.k, projection=config.projection,
+                                        spectral_norm=config.spectral_norm)
         self.generator, self.discriminator = build_models(self.model_config)
         self.generator.to(self.device)
         self.discriminator.to(self.device)
+        self.ema = ema_of(self.generator, config.ema_decay) if config.ema_decay > 0 else None
+        self.lecam = LeCam() if config.lecam > 0 else None
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
@@ -107,6 +112,7 @@ class Trainer:
         self.step_count = 0
         self.elapsed_s = 0.0
         self.rng = torch.Generator().manual_seed(config.seed + 1)
+        self.augment_rng = torch.Generator().manual_seed(config.seed + 3)
         self.images = self.data.images.to(self.device) * 2 - 1  # the networks work in [-1, 1]
         self.labels = self.data.labels.to(self.device)
         counts = torch.bincount(self.data.labels, minlength=self.data.num_classes)
@@ -168,19 +174,29 @@ class Trainer:
             event.bn_fit = self.bn_fit()
         return event
 
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What the discriminator sees: the images themselves, or (``diffaugment``) a random translation and
+        cutout, drawn the same way for real and fake images in both updates; every head reads this view."""
+        return diff_augment(images, generator=self.augment_rng) if self.config.diffaugment else images
+
     def _update_discriminator(self, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor,
                               c: torch.Tensor) -> dict[str, float]:
-        real_out = self.discriminator(x, y)
-        fake_out = self.discriminator(fake, y)
-        adv = 0.5 * ((real_out["adv"].float() - 1).pow(2).mean() + fake_out["adv"].float().pow(2).mean())
+        real_out = self.discriminator(self.augment(x), y)
+        fake_out = self.discriminator(self.augment(fake), y)
+        adv = discriminator_loss(real_out["adv"], fake_out["adv"], self.config.adv_loss)
         cls = F.cross_entropy(real_out["cls"].float(), y)
         reg = self.head_regularizer.terms(c, fake_out["code"].float())
         loss = adv + self.config.lambda_cls * cls + self.config.lambda_reg * reg["total"]
+        losses = {"d_adv": adv.item(), "d_cls": cls.item(), "d_reg": reg["total"].item()}
+        if self.lecam is not None:
+            lecam = self.lecam(real_out["adv"], fake_out["adv"])
+            loss = loss + self.config.lecam * lecam
+            losses["d_lecam"] = lecam.item()
         self._check_finite(loss, "discriminator")
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return {"d_adv": adv.item(), "d_cls": cls.item(), "d_reg": reg["total"].item()}
+        return losses
 
     def _update_generator(self, fake: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> dict[str, float]:
         self.discriminator.requires_grad_(False)  # only θ_G moves here: skip the discriminator's weight grads
@@ -190,8 +206,8 @@ class Trainer:
             self.discriminator.requires_grad_(True)
 
     def _generator_loss_step(self, fake: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> dict[str, float]:
-        out = self.discriminator(fake, y)
-        adv = 0.5 * (out["adv"].float() - 1).pow(2).mean()
+        out = self.discriminator(self.augment(fake), y)
+        adv = generator_loss(out["adv"], self.config.adv_loss)
         cls = F.cross_entropy(out["cls"].float(), y)
         reg = self.regularizer.terms(c, out["code"].float())
         loss = adv + self.config.lambda_cls * cls + self.config.lambda_reg * reg["total"]
@@ -199,6 +215,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
         return {"g_adv": adv.item(), "g_cls": cls.item(), "reg": reg["total"].item(),
                 "reg_parents": reg["parents"].item(), "reg_independent": reg["independent"].item()}
 
@@ -257,7 +275,17 @@ class Trainer:
     def generate(self, labels: torch.Tensor, codes: torch.Tensor | None = None, z: torch.Tensor | None = None,
                  batch_size: int = 512) -> torch.Tensor:
         """Images in [0, 1] on the CPU for the given labels (codes and noise drawn from the prior if absent)."""
-        return generate(self.generator, self.config, labels, codes, z, batch_size, self.rng)
+        return generate(self.sampling_generator, self.config, labels, codes, z, batch_size, self.rng)
+
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The generator that samples, traverses, oversamples and is saved: the moving average when on."""
+        return self.ema.module if self.ema is not None else self.generator
+
+    def trained_model(self) -> TrainedModel:
+        """This run's networks for inference (what a checkpoint of it would load as)."""
+        return TrainedModel(self.sampling_generator, self.discriminator, self.config, self.structure,
+                            self.data.class_names, self.data.class_counts(), self.step_count)
 
     def sample_grid(self, per_class: int = 8) -> torch.Tensor:
         f = self.fixed
@@ -286,12 +314,17 @@ class Trainer:
             "structure": self.structure.to_json(),
             "class_names": json.dumps(self.data.class_names),
             "class_counts": json.dumps(self.data.class_counts()),
-            "generator": self.generator.state_dict(),
+            "generator": self.sampling_generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "rng": self.rng.get_state(),
             "step": self.step_count,
             "elapsed_s": self.elapsed_s,
         }
+        if self.ema is not None:  # the live weights, to resume training from
+            state["generator_live"] = self.generator.state_dict()
+            state["ema_updates"] = int(self.ema.n_averaged)
+        if self.lecam is not None:
+            state["lecam"] = self.lecam.state_dict()
         if include_optimizer:
             state["opt_g"], state["opt_d"] = self.opt_g.state_dict(), self.opt_d.state_dict()
         return state
@@ -308,8 +341,13 @@ class Trainer:
         try:
             config = TrainConfig.from_dict(json.loads(data["config"])).replace(**overrides)
             trainer = cls(config, dataset=dataset, device=device)
-            trainer.generator.load_state_dict(data["generator"])
+            trainer.generator.load_state_dict(data.get("generator_live", data["generator"]))
             trainer.discriminator.load_state_dict(data["discriminator"])
+            if trainer.ema is not None:
+                trainer.ema.module.load_state_dict(data["generator"])
+                trainer.ema.n_averaged.fill_(int(data.get("ema_updates", 0)))
+            if trainer.lecam is not None and "lecam" in data:
+                trainer.lecam.load_state_dict(data["lecam"])
             if "opt_g" in data:  # a slim checkpoint resumes with fresh optimisers
                 trainer.opt_g.load_state_dict(data["opt_g"])
                 trainer.opt_d.load_state_dict(data["opt_d"])
@@ -319,6 +357,17 @@ class Trainer:
         trainer.step_count = int(data["step"])
         trainer.elapsed_s = float(data.get("elapsed_s", 0.0))
         return trainer
+
+
+def ema_of(generator: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of ``generator``'s weights and batch-norm statistics (Yazıcı et al. 2019),
+    with a warm-up: the decay used at update ``n`` is ``min(decay, (1 + n) / (10 + n))``, so a short run's
+    average is not dominated by its random start."""
+    def average(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        beta = min(decay, (1 + float(n)) / (10 + float(n)))
+        return beta * averaged + (1 - beta) * current
+
+    return torch.optim.swa_utils.AveragedModel(generator, avg_fn=average, use_buffers=True)
 
 
 @torch.no_grad()

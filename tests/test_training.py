@@ -164,3 +164,60 @@ def test_reg_through_generator_trains_the_code_head_to_read_codes_back(tiny_conf
     assert {"d_reg", "reg"} <= set(event.losses)
     with pytest.raises(ConfigError, match="reg_through"):
         tiny_config.replace(reg_through="head")
+
+
+def test_ema_weights_differ_from_the_live_ones_and_are_the_ones_saved(tiny_config, tmp_path):
+    trainer = Trainer(tiny_config.replace(ema_decay=0.9, steps=6))
+    trainer.run()
+    live = trainer.generator.state_dict()
+    ema = trainer.sampling_generator.state_dict()
+    name = next(k for k, v in live.items() if v.is_floating_point() and v.ndim > 1)
+    assert not torch.equal(live[name], ema[name])
+    path = trainer.save(tmp_path / "checkpoint.pt")
+    model = TrainedModel.load(path)
+    assert torch.equal(model.generator.state_dict()[name], ema[name])  # inference loads the average
+    resumed = Trainer.resume(path)
+    assert torch.equal(resumed.generator.state_dict()[name], live[name])  # training resumes the live weights
+    assert torch.equal(resumed.sampling_generator.state_dict()[name], ema[name])
+    assert int(resumed.ema.n_averaged) == 6
+    sampled = trainer.trained_model()
+    assert sampled.generator is trainer.sampling_generator  # the oversampler samples from the average
+
+
+def test_diffaugment_shows_real_and_fake_the_same_transforms_in_both_updates(tiny_config, monkeypatch):
+    import bngan.training as training
+
+    seen: list[tuple[int, ...]] = []
+
+    def recording(images, generator=None):
+        seen.append(tuple(images.shape))
+        return training_augment(images, generator=generator)
+
+    training_augment = training.diff_augment
+    monkeypatch.setattr(training, "diff_augment", recording)
+    trainer = Trainer(tiny_config.replace(diffaugment=True))
+    trainer.step()
+    assert seen == [(16, 1, 28, 28)] * 3  # real and fake in the D update, fake in the G update
+    seen.clear()
+    Trainer(tiny_config).step()
+    assert seen == []  # off by default: the paper's recipe
+
+
+@pytest.mark.parametrize("options", [{}, {"adv_loss": "hinge"}, {"lecam": 0.1}, {"spectral_norm": True},
+                                     {"diffaugment": True, "ema_decay": 0.99}])
+def test_every_loss_trains_and_the_divergence_guard_holds(tiny_config, tmp_path, options):
+    trainer = Trainer(tiny_config.replace(steps=2, **options))
+    trainer.run()
+    assert all(math.isfinite(v) for v in trainer.step().losses.values())
+    with torch.no_grad():
+        next(trainer.generator.parameters()).fill_(float("nan"))
+    with pytest.raises(DivergenceError, match="diverged"):
+        trainer.step()
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"adv_loss": "wasserstein"}, "adv_loss"), ({"ema_decay": 0.2}, "ema_decay"), ({"lecam": -1}, "lecam"),
+])
+def test_training_options_are_validated(change, needle):
+    with pytest.raises(ConfigError, match=needle):
+        TrainConfig(**change)
