@@ -39,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "data_dir": "", "profile": "minority", "minority": [8, 9], "ir": 10.0,
     "preset": "fast", "lambda_reg": 0.1, "reg_mode": "paper", "schedule": "steps", "steps": 1000,
     "epochs": 5.0, "device": "auto", "seed": 0, "batch_size": 64, "sample_every": 50,
-    "checkpoint_every": 500, "code_prior": "normal",
+    "checkpoint_every": 500, "code_prior": "normal", "reg_through": "both", "adv_loss": "least-squares",
+    "spectral_norm": False, "diffaugment": False, "ema_decay": 0.0, "lecam": 0.0,
 }
 REG_MODES = {
     "paper": "paper: Eq. 6 (pull parents, push independent nodes)",
@@ -158,6 +159,24 @@ def model_settings(devices: list[str]) -> None:
         cols[0].number_input("Samples every (steps)", min_value=1, step=10, key=wkey("sample_every"),
                              help="How often the sample grid and the network's fit are refreshed.")
         cols[1].number_input("Checkpoint every (steps)", min_value=1, step=100, key=wkey("checkpoint_every"))
+        st.markdown("**What the drawing trains, and GAN training on few images**")
+        cols = st.columns(2)
+        cols[0].selectbox("Drawing trains", ["both", "generator"], key=wkey("reg_through"),
+                          help="both: the code head and G follow the drawing (the paper); generator: the code "
+                          "head only learns to read the codes back, so G alone must follow the drawing.")
+        cols[1].selectbox("Adversarial loss", ["least-squares", "hinge"], key=wkey("adv_loss"),
+                          help="least-squares: the reference's LSGAN; hinge: the usual partner of spectral norm.")
+        cols = st.columns(2)
+        cols[0].checkbox("Spectral norm (D)", key=wkey("spectral_norm"),
+                         help="Normalise every discriminator layer (batch norm is then left out).")
+        cols[1].checkbox("DiffAugment", key=wkey("diffaugment"),
+                         help="D sees real and fake images through the same random shift and cutout.")
+        cols = st.columns(2)
+        cols[0].number_input("Generator EMA decay", min_value=0.0, max_value=0.99999, step=0.001, format="%.4f",
+                             key=wkey("ema_decay"),
+                             help="0: off; e.g. 0.999: sample and save a moving average of G's weights.")
+        cols[1].number_input("LeCam weight", min_value=0.0, step=0.1, key=wkey("lecam"),
+                             help="0: off; keeps D's outputs near the other side's running average.")
 
 
 def build_config(values: Mapping[str, Any], structure: LatentStructure) -> TrainConfig:
@@ -180,6 +199,8 @@ def build_config(values: Mapping[str, Any], structure: LatentStructure) -> Train
                    "ir": float(values["ir"]), "counts": None},
         seed=int(values["seed"]), preset=values["preset"], structure=structure.to_dict(),
         code_prior=values["code_prior"], reg_mode=values["reg_mode"], lambda_reg=float(values["lambda_reg"]),
+        reg_through=values["reg_through"], adv_loss=values["adv_loss"], spectral_norm=bool(values["spectral_norm"]),
+        diffaugment=bool(values["diffaugment"]), ema_decay=float(values["ema_decay"]), lecam=float(values["lecam"]),
         batch_size=int(values["batch_size"]),
         steps=int(values["steps"]) if by_steps else None,
         epochs=None if by_steps else float(values["epochs"]),

@@ -61,7 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             dataset=args.dataset, data_dir=args.data_dir, image_size=args.image_size,
             imbalance=_imbalance_arg(args), seed=args.seed, preset=args.preset,
             structure=_structure_arg(args.structure), reg_mode=args.reg_mode, reg_through=args.reg_through,
-            lambda_reg=args.lambda_reg,
+            lambda_reg=args.lambda_reg, adv_loss=args.adv_loss, spectral_norm=args.spectral_norm,
+            diffaugment=args.diffaugment, ema_decay=args.ema_decay, lecam=args.lecam,
             batch_size=args.batch_size, code_prior=args.code_prior, device=args.device,
             steps=args.steps if (args.steps or args.epochs or args.time_budget) else 300,
             epochs=args.epochs, time_budget_s=args.time_budget, sample_every=args.sample_every,
@@ -213,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="both: the drawing trains the code head and G (the paper); generator: the code head "
                        "learns to read the codes back and only G follows the drawing")
     train.add_argument("--lambda-reg", type=float, default=0.1)
+    train.add_argument("--adv-loss", default="least-squares", choices=["least-squares", "hinge"])
+    train.add_argument("--spectral-norm", action="store_true", help="spectral norm on every discriminator layer")
+    train.add_argument("--diffaugment", action="store_true",
+                       help="D sees real and fake images through the same random shift and cutout")
+    train.add_argument("--ema-decay", type=float, default=0.0, help="e.g. 0.999: sample and save an EMA of G")
+    train.add_argument("--lecam", type=float, default=0.0, help="weight of LeCam regularisation (0: off)")
     train.add_argument("--code-prior", default="normal", choices=["normal", "uniform"])
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--steps", type=int)
