@@ -38,3 +38,24 @@ def test_a_run_with_other_settings_is_not_reused(tmp_path):
     assert bench.same_training({**wanted, "sample_every": 1, "device": "cuda"}, wanted)
     assert not bench.same_training({**wanted, "reg_mode": "paper"}, wanted)
     assert not bench.same_training({**wanted, "seed": 1}, wanted)
+    standard = bench.Settings().train_config("entangled", 0).to_dict()
+    from_cli = {**standard, "imbalance": {**standard["imbalance"], "ir": 10.0}}  # the CLI's recorded defaults
+    assert bench.same_training(from_cli, standard)
+    assert not bench.same_training({**from_cli, "imbalance": {"profile": "minority", "ir": 10.0}}, standard)
+
+
+def test_a_folder_with_another_run_is_refused_and_left_alone(tmp_path):
+    import pytest
+
+    from bngan.errors import InvalidSettingError
+
+    settings = bench.Settings(dataset="digits", imbalance="none", steps=4, effect_seeds=2)
+    bench.trained_model(settings, "entangled", 0, tmp_path)
+    checkpoint = tmp_path / "entangled-s0" / "checkpoint.pt"
+    before = checkpoint.read_bytes()
+    other = bench.Settings(dataset="digits", imbalance="none", steps=4, k=4)
+    with pytest.raises(InvalidSettingError, match="other settings"):
+        bench.trained_model(other, "entangled", 0, tmp_path)
+    assert checkpoint.read_bytes() == before
+    longer = bench.Settings(dataset="digits", imbalance="none", steps=6)
+    assert bench.trained_model(longer, "entangled", 0, tmp_path).step == 6  # an unfinished run is resumed

@@ -64,17 +64,25 @@ class Settings:
 
 
 def same_training(saved: dict, wanted: dict) -> bool:
-    """A saved run answers for a wanted one when everything but bookkeeping (grids, checkpoints) matches."""
+    """A saved run answers for a wanted one when everything but bookkeeping (grids, checkpoints, code names)
+    matches; the standard imbalance profile ignores the ratio and minority classes (the CLI records its
+    defaults there)."""
     ignore = {"sample_every", "checkpoint_every", "device", "data_dir"}
-    strip = lambda c: {k: v for k, v in c.items() if k not in ignore}  # noqa: E731
-    saved_structure, wanted_structure = dict(saved.get("structure", {})), dict(wanted["structure"])
-    saved_structure.pop("labels", None)
-    wanted_structure.pop("labels", None)
-    return strip({**saved, "structure": saved_structure}) == strip({**wanted, "structure": wanted_structure})
+
+    def essential(config: dict) -> dict:
+        structure = {k: v for k, v in dict(config.get("structure", {})).items() if k != "labels"}
+        imbalance = dict(config.get("imbalance", {}))
+        if imbalance.get("profile") == "standard":
+            imbalance = {"profile": "standard", "counts": imbalance.get("counts")}
+        return {**{k: v for k, v in config.items() if k not in ignore}, "structure": structure,
+                "imbalance": imbalance}
+
+    return essential(saved) == essential(wanted)
 
 
 def trained_model(settings: Settings, variant: str, seed: int, runs: Path):
     """The model of this cell: a finished run folder with the same training settings, else trained now."""
+    from bngan.errors import InvalidSettingError
     from bngan.runs import RunWriter
     from bngan.training import TrainedModel, Trainer
 
@@ -83,10 +91,15 @@ def trained_model(settings: Settings, variant: str, seed: int, runs: Path):
     checkpoint = folder / "checkpoint.pt"
     if checkpoint.exists():
         model = TrainedModel.load(checkpoint)
-        if model.step >= settings.steps and same_training(model.config.to_dict(), config.to_dict()):
+        if not same_training(model.config.to_dict(), config.to_dict()):
+            raise InvalidSettingError(f"{folder} holds a run with other settings; move it away or choose another "
+                                      "--runs folder (nothing was overwritten)")
+        if model.step >= settings.steps:
             return model
-        print(f"{folder}: another configuration or unfinished; training again", flush=True)
-    trainer = Trainer(config)
+        print(f"{folder}: at step {model.step} of {settings.steps}; resuming", flush=True)
+        trainer = Trainer.resume(checkpoint)
+    else:
+        trainer = Trainer(config)
     writer = RunWriter(folder, trainer)
     try:
         trainer.run(callback=writer, checkpoint_path=writer.checkpoint)
