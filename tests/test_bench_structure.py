@@ -59,3 +59,5 @@ def test_a_folder_with_another_run_is_refused_and_left_alone(tmp_path):
     assert checkpoint.read_bytes() == before
     longer = bench.Settings(dataset="digits", imbalance="none", steps=6)
     assert bench.trained_model(longer, "entangled", 0, tmp_path).step == 6  # an unfinished run is resumed
+    with pytest.raises(InvalidSettingError, match="other settings"):  # a longer run never answers for a shorter
+        bench.trained_model(settings, "entangled", 0, tmp_path)

@@ -67,7 +67,7 @@ def same_training(saved: dict, wanted: dict) -> bool:
     """A saved run answers for a wanted one when everything but bookkeeping (grids, checkpoints, code names)
     matches; the standard imbalance profile ignores the ratio and minority classes (the CLI records its
     defaults there)."""
-    ignore = {"sample_every", "checkpoint_every", "device", "data_dir"}
+    ignore = {"sample_every", "checkpoint_every", "device", "data_dir", "steps"}  # steps: compared by the caller
 
     def essential(config: dict) -> dict:
         structure = {k: v for k, v in dict(config.get("structure", {})).items() if k != "labels"}
@@ -91,13 +91,13 @@ def trained_model(settings: Settings, variant: str, seed: int, runs: Path):
     checkpoint = folder / "checkpoint.pt"
     if checkpoint.exists():
         model = TrainedModel.load(checkpoint)
-        if not same_training(model.config.to_dict(), config.to_dict()):
+        if not same_training(model.config.to_dict(), config.to_dict()) or model.step > settings.steps:
             raise InvalidSettingError(f"{folder} holds a run with other settings; move it away or choose another "
                                       "--runs folder (nothing was overwritten)")
-        if model.step >= settings.steps:
+        if model.step == settings.steps:
             return model
         print(f"{folder}: at step {model.step} of {settings.steps}; resuming", flush=True)
-        trainer = Trainer.resume(checkpoint)
+        trainer = Trainer.resume(checkpoint, steps=settings.steps)
     else:
         trainer = Trainer(config)
     writer = RunWriter(folder, trainer)
