@@ -11,10 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bngan.errors import InvalidSettingError
+
 EXIT_USAGE = 2
 
 
-class UsageError(ValueError):
+class UsageError(InvalidSettingError):
     """Bad input from the command line."""
 
 
@@ -280,11 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_guarded(func: Callable[[], int], prog: str = "bngan") -> int:
     """Run a command; expected failures become one line on stderr and exit status 2."""
-    from bngan.errors import EXPECTED_ERRORS
+    from bngan.errors import PROJECT_ERRORS
 
     try:
         return func()
-    except EXPECTED_ERRORS as exc:
+    except PROJECT_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
+from bngan.errors import InvalidSettingError
 from bngan.structure import LatentStructure, latent, observed
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def effect_matrix(model: TrainedModel, attributes: tuple[str, ...] | None = None
     attributes = tuple(attributes or attributes_for(model.config.dataset))
     classes = list(range(len(model.class_names))) if classes is None else list(classes)
     if seeds < 2:
-        raise ValueError("effect_matrix needs at least 2 noise draws (seeds) for an interval")
+        raise InvalidSettingError("effect_matrix needs at least 2 noise draws (seeds) for an interval")
     values = code_values(steps, span)
     g = torch.Generator().manual_seed(random_state)
     directions = torch.randn(placebo, model.generator.cfg.z_dim, generator=g)
@@ -242,7 +243,7 @@ def structure_agreement(effect: np.ndarray, structure: LatentStructure) -> dict:
     """
     effect = np.abs(np.asarray(effect, dtype=float))[: structure.k]
     if effect.shape[0] != structure.k:
-        raise ValueError(f"the matrix has {effect.shape[0]} code rows, the structure {structure.k} codes")
+        raise InvalidSettingError(f"the matrix has {effect.shape[0]} code rows, the structure {structure.k} codes")
     pure = purity(effect)
     strongest = effect.argmax(1)
     parents = entangling_parents(structure)

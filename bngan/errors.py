@@ -21,8 +21,3 @@ class InvalidSettingError(BnganError, ValueError):
 PROJECT_ERRORS: tuple[type[BaseException], ...] = (BnganError, OSError)
 """What background jobs (training, experiments) report as a one-line message; any other error is a bug and
 keeps its traceback."""
-
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (*PROJECT_ERRORS, ValueError)
-"""What the command line turns into one ``error:`` line. Wider than :data:`PROJECT_ERRORS` by ``ValueError``
-only while ``bngan.cli.UsageError`` and the checks in ``bngan.traversal`` still raise plain ``ValueError``;
-once they derive from :class:`InvalidSettingError` this becomes :data:`PROJECT_ERRORS`."""

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bngan.errors import InvalidSettingError
+
 PRESETS = ("paper", "fast")
 
 
@@ -37,17 +39,17 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+            raise InvalidSettingError(f"unknown model preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.image_size % 4 or not 8 <= self.image_size <= 128:
-            raise ValueError(f"image_size must be a multiple of 4 between 8 and 128, got {self.image_size}")
+            raise InvalidSettingError(f"image_size must be a multiple of 4 between 8 and 128, got {self.image_size}")
         if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+            raise InvalidSettingError(f"channels must be 1 or 3, got {self.channels}")
         if not 2 <= self.num_classes <= 1000:
-            raise ValueError(f"num_classes must be between 2 and 1000, got {self.num_classes}")
+            raise InvalidSettingError(f"num_classes must be between 2 and 1000, got {self.num_classes}")
         if not 1 <= self.z_dim <= 512:
-            raise ValueError(f"z_dim must be between 1 and 512, got {self.z_dim}")
+            raise InvalidSettingError(f"z_dim must be between 1 and 512, got {self.z_dim}")
         if not 1 <= self.code_dim <= 16:
-            raise ValueError(f"code_dim must be between 1 and 16, got {self.code_dim}")
+            raise InvalidSettingError(f"code_dim must be between 1 and 16, got {self.code_dim}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from bngan.errors import InvalidSettingError
 from bngan.structure import LatentStructure
 
 MODES = ("paper", "gaussian", "infogan")
@@ -89,9 +90,9 @@ class BayesianRegularizer(nn.Module):
                  var_floor: float = 1e-2, independence_weight: float = 1.0) -> None:
         super().__init__()
         if mode not in MODES:
-            raise ValueError(f"unknown regulariser mode {mode!r}; choose one of {', '.join(MODES)}")
+            raise InvalidSettingError(f"unknown regulariser mode {mode!r}; choose one of {', '.join(MODES)}")
         if independence not in ("marginal", "literal"):
-            raise ValueError("independence must be 'marginal' (d-separation) or 'literal' (all non-parents)")
+            raise InvalidSettingError("independence must be 'marginal' (d-separation) or 'literal' (all non-parents)")
         self.structure = structure
         self.mode = mode
         self.var_floor = var_floor
@@ -102,7 +103,7 @@ class BayesianRegularizer(nn.Module):
 
     def nodes(self, c: torch.Tensor, c_latent: torch.Tensor) -> torch.Tensor:
         if c.shape != c_latent.shape or c.ndim != 2 or c.shape[1] != self.structure.k:
-            raise ValueError(f"expected c and c' of shape (batch, {self.structure.k}), got "
+            raise InvalidSettingError(f"expected c and c' of shape (batch, {self.structure.k}), got "
                              f"{tuple(c.shape)} and {tuple(c_latent.shape)}")
         return torch.cat([c, c_latent], dim=1).float()
 

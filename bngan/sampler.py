@@ -170,7 +170,7 @@ class BNGANOversampler(BaseOverSampler):
     def generate(self, label, n: int, seed: int | None = None) -> np.ndarray:
         """``n`` synthetic images of class ``label`` as ``(n, C, H, W)`` float32 in [0, 1]."""
         if not hasattr(self, "model_"):
-            raise ValueError("call fit_resample first (or pass checkpoint=...)")
+            raise InvalidSettingError("call fit_resample first (or pass checkpoint=...)")
         index = getattr(self, "_label_index", None)
         code = index[label] if index is not None else int(label)
         per_image = int(self.candidates)

@@ -25,7 +25,7 @@ from bngan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from bngan.config import TrainConfig
 from bngan.data import ImageDataset, load_dataset, make_imbalanced
 from bngan.device import resolve_device
-from bngan.errors import BnganError
+from bngan.errors import BnganError, InvalidSettingError
 from bngan.losses import LeCam, discriminator_loss, generator_loss
 from bngan.models import ModelConfig, build_models
 from bngan.regularizer import BayesianRegularizer
@@ -153,7 +153,7 @@ class Trainer:
     def step(self, phase: str = "both") -> StepEvent:
         """One update: discriminator then generator ('both'), or only one of them (teaching controls)."""
         if phase not in PHASES:
-            raise ValueError(f"phase must be one of {', '.join(PHASES)}")
+            raise InvalidSettingError(f"phase must be one of {', '.join(PHASES)}")
         start = time.perf_counter()
         self.generator.train()
         self.discriminator.train()

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from skimage.morphology import skeletonize
 
+from bngan.errors import InvalidSettingError
 from bngan.training import TrainedModel
 
 ATTRIBUTES = ("thickness", "slant", "ink", "width", "height", "cx", "cy", "orientation")
@@ -19,7 +20,7 @@ ATTRIBUTES = ("thickness", "slant", "ink", "width", "height", "cx", "cy", "orien
 def code_values(steps: int = 7, span: float = 2.0) -> torch.Tensor:
     """Evenly spaced code values in ``[-span, span]``."""
     if steps < 2:
-        raise ValueError("a traversal needs at least 2 steps")
+        raise InvalidSettingError("a traversal needs at least 2 steps")
     return torch.linspace(-span, span, steps)
 
 
@@ -32,7 +33,7 @@ def _base(model: TrainedModel, n: int, seed: int, codes: torch.Tensor | None) ->
 
 def _check_code(model: TrainedModel, code: int) -> None:
     if not 1 <= code <= model.structure.k:
-        raise ValueError(f"code must be 1..{model.structure.k}, got {code}")
+        raise InvalidSettingError(f"code must be 1..{model.structure.k}, got {code}")
 
 
 def strip(model: TrainedModel, label: int, code: int, values: torch.Tensor | None = None, seed: int = 0,

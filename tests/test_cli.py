@@ -113,3 +113,22 @@ def test_label_names_codes_and_keeps_the_weights(run_dir, tmp_path, capsys):
         assert torch.equal(a, b)
     assert main(["label", "--checkpoint", str(path), "--labels", "9=x"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_a_bug_keeps_its_traceback_while_bad_input_gets_one_line(monkeypatch, capsys):
+    """Only bngan's own errors (and file errors) become one line; any other exception is a bug and propagates."""
+    import pytest
+
+    from bngan import cli
+    from bngan.errors import InvalidSettingError
+
+    def bad_input():
+        raise InvalidSettingError("--span must be finite")
+
+    def bug():
+        raise ValueError("an internal shape mismatch")
+
+    assert cli.run_guarded(bad_input) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.strip() == "bngan: error: --span must be finite"
+    with pytest.raises(ValueError, match="internal"):
+        cli.run_guarded(bug)

@@ -153,9 +153,9 @@ def _as_arrays(X: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> tu
     if images.ndim == 3:
         images = images[:, None]
     if images.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W) or (N, H, W), got shape {images.shape}")
+        raise InvalidSettingError(f"images must be (N, C, H, W) or (N, H, W), got shape {images.shape}")
     if len(images) != len(labels):
-        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        raise InvalidSettingError(f"{len(images)} images but {len(labels)} labels")
     return images, labels.astype(np.int64).ravel()
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from bngan.device import resolve_device
+from bngan.errors import InvalidSettingError
 from bngan.files import atomic_write_bytes
 
 ENV_CACHE_DIR = "BNGAN_CACHE_DIR"
@@ -91,9 +92,9 @@ def as_image_tensor(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     if images.ndim == 3:
         images = images.unsqueeze(1)
     if images.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(images.shape)}")
+        raise InvalidSettingError(f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(images.shape)}")
     if images.numel() and (images.min() < -0.01 or images.max() > 1.01):
-        raise ValueError(f"images must be in [0, 1], got values in [{images.min():.3g}, {images.max():.3g}]")
+        raise InvalidSettingError(f"images must be in [0, 1], got values in [{images.min():.3g}, {images.max():.3g}]")
     return images
 
 
@@ -122,11 +123,11 @@ def train_classifier(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
     x = as_image_tensor(images)
     y = _as_labels(labels)
     if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"need the same, non-zero number of images and labels, got {len(x)} and {len(y)}")
+        raise InvalidSettingError(f"need the same, non-zero number of images and labels, got {len(x)} and {len(y)}")
     if int(y.min()) < 0 or int(y.max()) >= num_classes:
-        raise ValueError(f"labels must be in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")
+        raise InvalidSettingError(f"labels must be in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")
     if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"images must be square, got {tuple(x.shape[-2:])}")
+        raise InvalidSettingError(f"images must be square, got {tuple(x.shape[-2:])}")
     dev = _device(device)
     with torch.random.fork_rng(devices=_rng_devices(dev)):
         torch.manual_seed(seed)
@@ -140,7 +141,7 @@ def _step_budget(n: int, epochs: int, batch_size: int, steps: int | None) -> int
     if steps is None:
         return epochs * math.ceil(n / batch_size)
     if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+        raise InvalidSettingError(f"steps must be at least 1, got {steps}")
     return steps
 
 
@@ -180,7 +181,7 @@ def _batched(model: PaperCNN, images: torch.Tensor | np.ndarray, batch_size: int
     x = as_image_tensor(images)
     if tuple(x.shape[1:]) != (model.in_channels, model.image_size, model.image_size):
         side = model.image_size
-        raise ValueError(f"the classifier expects images of shape (N, {model.in_channels}, {side}, {side}), "
+        raise InvalidSettingError(f"the classifier expects images of shape (N, {model.in_channels}, {side}, {side}), "
                          f"got {tuple(x.shape)}")
     was_training = model.training
     model.eval()
