@@ -13,7 +13,7 @@ COMMANDS = {
     "table1": ("bngan.experiments.table1.cli", "Table 1: classifier metrics per method, folds, t-tests"),
     "ir-sweep": ("bngan.experiments.table1.cli", "Figure 3: minority recall/F1 against imbalance ratio"),
     "disentangle": ("bngan.experiments.disentangle.cli", "Figure 4b: FactorVAE score on dSprites"),
-    "structure": ("bngan.bench.structure", "effect matrices: does the drawn DAG shape what each code does?"),
+    "structure": ("bngan.experiments.structure", "effect matrices: does the drawn DAG shape what each code does?"),
     "render": ("bngan.data.dsprites", "dSprites rendering speed (images/s)"),
 }
 

@@ -13,13 +13,14 @@ changed is recomputed), then ``report.md`` and ``summary.json``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from bngan.experiments.core import Cell, CellStore, fingerprint, product_grid, run_cells, sort_records
 from bngan.files import atomic_write_text
 
 VARIANTS = {  # name: (structure preset, regulariser mode, λ_reg, what the drawing trains: TrainConfig.reg_through)
@@ -33,12 +34,12 @@ VARIANTS = {  # name: (structure preset, regulariser mode, λ_reg, what the draw
     "entangled-g": ("entangled", "paper", 0.1, "generator"),
 }
 DEFAULT_VARIANTS = ("disentangled", "entangled", "infogan", "gaussian-entangled")
-CELL_VERSION = 2
+MEASURE_VERSION = 2  # bump when what a cell measures changes (2: the code head's read-back added)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a cell's numbers depend on (the fingerprint is computed from all of it)."""
+    """Everything a cell's numbers depend on: every field enters the fingerprint (bngan.experiments.core)."""
 
     dataset: str = "mnist"
     imbalance: str = "standard"
@@ -46,6 +47,15 @@ class Settings:
     steps: int = 6000
     effect_seeds: int = 16
     span: float = 2.0
+    measure_version: int = MEASURE_VERSION
+
+    NOT_FINGERPRINTED: ClassVar[dict[str, str]] = {}
+
+    def grid(self, variants: list[str], seeds: list[int]) -> list[Cell]:
+        """Seeds slowest, so the first seed of every variant is done first."""
+        return product_grid([("seed", seeds), ("variant", variants)],
+                            key=lambda c: f"{c['variant']}-s{c['seed']}",
+                            fingerprint_of=lambda c: fingerprint(c, Settings, self))
 
     def train_config(self, variant: str, seed: int):
         from bngan.config import TrainConfig
@@ -57,10 +67,6 @@ class Settings:
                            structure=LatentStructure.preset(preset, self.k).to_dict(), reg_mode=mode,
                            lambda_reg=weight, reg_through=through,
                            steps=self.steps, sample_every=1000, checkpoint_every=1000)
-
-    def fingerprint(self, variant: str, seed: int) -> str:
-        payload = {"version": CELL_VERSION, "variant": variant, "seed": seed, **self.__dict__}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def same_training(saved: dict, wanted: dict) -> bool:
@@ -138,23 +144,16 @@ def real_coupling(settings: Settings, attributes: tuple[str, ...]) -> dict:
     return {"attributes": list(attributes), "coupling": np.mean(per_class, axis=0).round(3).tolist()}
 
 
-def load_cells(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
-
-
 def run(settings: Settings, variants: list[str], seeds: list[int], runs: Path, out: Path) -> list[dict]:
-    """Compute the missing or outdated cells one by one (each written as soon as it is done)."""
-    for seed in seeds:
-        for variant in variants:
-            path = out / "cells" / f"{variant}-s{seed}.json"
-            fingerprint = settings.fingerprint(variant, seed)
-            if path.exists() and json.loads(path.read_text()).get("fingerprint") == fingerprint:
-                continue
-            print(f"cell {variant} seed {seed} ...", flush=True)
-            cell = {"fingerprint": fingerprint, "settings": settings.__dict__,
-                    **compute_cell(settings, variant, seed, runs)}
-            atomic_write_text(path, json.dumps(cell, indent=1))
-    return [c for c in load_cells(out) if c["fingerprint"] == settings.fingerprint(c["variant"], c["seed"])]
+    """Compute the missing or outdated cells one by one (each written as soon as it is done); return every
+    stored cell that still matches these settings, whichever run computed it."""
+    store = CellStore(out)
+    run_cells(settings.grid(variants, seeds), lambda cell, stage: compute_cell(settings, cell["variant"],
+                                                                               cell["seed"], runs), store,
+              progress=lambda event: print(event["message"], flush=True) if event["event"] != "stage" else None,
+              header=lambda cell: {"key": cell.key, "fingerprint": cell.fingerprint, "settings": asdict(settings)})
+    every = settings.grid(list(VARIANTS), sorted({*seeds, *(r.get("seed", 0) for r in store.records())}))
+    return sort_records(store.records(), every).valid
 
 
 # report -------------------------------------------------------------------------------------------------

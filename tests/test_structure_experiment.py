@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bngan.bench import structure as bench
+from bngan.experiments import structure as bench
 
 
 def test_cells_are_resumable_and_refreshed_when_settings_change(tmp_path):
