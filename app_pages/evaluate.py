@@ -331,7 +331,10 @@ def results_panel() -> None:
 def main() -> None:
     st.title("Evaluate")
     st.caption("Oversample the imbalanced training set with each method, train the same CNN on each result, "
-               "and score it on the full test set, over several folds (DESIGN §3, the paper's Table 1).")
+               "and score it on the full test set, over several folds (the paper's Table 1).")
+    from bngan.ui.docs import doc_expander
+
+    doc_expander("evaluation.md", "The evaluation protocol")
     left, right = st.columns([1, 2.2], gap="large")
     with left:
         with st.container(border=True):

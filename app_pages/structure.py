@@ -16,6 +16,7 @@ import streamlit as st
 from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, latent, observed
 from bngan.ui import state
 from bngan.ui.dag_editor import dag_editor, edge_key
+from bngan.ui.docs import doc_expander
 
 EXPLANATION = """
 **What an edge means.** An edge `parent → ci'` says that the latent code `ci'` (what the discriminator reads
@@ -186,6 +187,7 @@ def measured_model(structure: dict, problems: list) -> None:
                "discriminator reads back (ci') with each input code (cj): the drawing shapes this reading; "
                "whether it also shapes the image is what the left matrix measures. A code's meaning is chosen "
                "by the GAN during training, not by its label.")
+    doc_expander("structure-effects.md", "How the effects and the agreement are measured")
 
 
 def main() -> None:
@@ -216,6 +218,7 @@ def main() -> None:
         show_validation(structure, problems)
         with st.expander("What do the edges mean?"):
             st.markdown(EXPLANATION)
+        doc_expander("method.md", "The method")
         st.subheader("Does a trained model follow this drawing?")
         measured_model(structure, problems)
     with right:

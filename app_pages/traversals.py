@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from bngan.ui import models
+from bngan.ui.docs import doc_expander
 from bngan.ui.models import load_model
 
 if TYPE_CHECKING:
@@ -307,7 +308,8 @@ def effects_section(path: str, model: TrainedModel) -> None:
                 "by D*: the correlation of each code the discriminator reads back (ci') with each input code "
                 "(cj) — this is what the drawn structure regularises.")
     effect_view(path, model, key="trav_effects")
-    st.caption(MEANING_NOTE + " How the agreement is scored: docs/structure-effects.md.")
+    st.caption(MEANING_NOTE)
+    doc_expander("structure-effects.md", "How the effects and the agreement are measured")
 
 
 def compare_section(path: str, model: TrainedModel, label: int, seed: int) -> None:

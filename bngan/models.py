@@ -1,6 +1,6 @@
 """Generator ``G(z, y, c)`` and discriminator = feature extractor ``F`` + heads (real/fake, class, code, z').
 
-Two presets: ``"paper"`` is the reference InfoGAN-style architecture (DESIGN §2); ``"fast"`` is a lighter one
+Two presets: ``"paper"`` is the reference InfoGAN-style architecture (docs/method.md); ``"fast"`` is a lighter one
 for CPUs. Both take 1- or 3-channel square images whose side is a multiple of 4 (28, 32, 64, ...).
 
 The fast preset grows one stride-2 stage per halving needed to bring the smallest feature map to 8×8 or less

@@ -1,6 +1,6 @@
 """Training speed: our ``paper`` preset step against a straight re-implementation of the reference loop.
 
-The reference loop (an InfoGAN variant, DESIGN §2) makes three passes per batch: a generator update, a
+The reference loop (an InfoGAN variant, docs/method.md) makes three passes per batch: a generator update, a
 discriminator update, and an "information" update that draws a second fake batch and back-propagates the
 class, code and structure losses through both networks; its structure loss loops over code pairs in Python.
 Ours makes one generator forward per step, reuses it for both updates, and freezes the discriminator's

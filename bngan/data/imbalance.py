@@ -9,7 +9,7 @@ import numpy as np
 
 from bngan.data.datasets import DataError, ImageDataset
 
-# Training images kept per class 0..9 in the standard split (DESIGN §3): class 9 has IR 100:1.
+# Training images kept per class 0..9 in the standard split (docs/evaluation.md): class 9 has IR 100:1.
 STANDARD_PROFILE = (4000, 2000, 1000, 750, 500, 350, 200, 100, 60, 40)
 PROFILES = ("none", "standard", "minority")
 

@@ -55,7 +55,7 @@ OversamplerFactory = Callable[..., ImageSampler]
 class NoOversampler(FunctionSampler):
     """The "no oversampling" row: returns the training set unchanged.
 
-    DESIGN §3 asks every table to show it, because a plain CNN on the imbalanced set is a strong baseline.
+    docs/evaluation.md asks every table to show it, because a plain CNN on the imbalanced set is a strong baseline.
     It takes (and ignores) ``sampling_strategy`` and ``random_state`` so it is built like every other row.
     """
 

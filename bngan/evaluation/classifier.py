@@ -1,6 +1,6 @@
 """The one fixed classifier every method is judged with, and a cached "judge" trained on balanced real data.
 
-DESIGN §3: the paper compares oversamplers by training the *same* small CNN (two 5×5 conv layers 32/64 with
+docs/evaluation.md: the paper compares oversamplers by training the *same* small CNN (two 5×5 conv layers 32/64 with
 max-pool, dropout, FC 1000, FC C; Adam 1e-4, batch 64) on each resampled training set. Keeping the network,
 optimiser and seed fixed makes the oversampler the only thing that differs between rows of a table.
 
@@ -44,7 +44,7 @@ ProgressFn = Callable[[int, int, float], None]
 class PaperCNN(nn.Module):
     """The paper's classifier: conv5×5(32)-pool-conv5×5(64)-pool-dropout-FC1000-FC(num_classes), ReLUs.
 
-    Layer order as DESIGN §3 states it (the paper gives no more detail): one dropout, after the conv stack.
+    Layer order as docs/evaluation.md states it (the paper gives no more detail): one dropout, after the conv stack.
     'Same' padding keeps 28×28 → 7×7; the flatten size is measured with a dummy forward, so 32×32 (or any
     size ≥ 4) works without hand-computed numbers.
     """

@@ -14,7 +14,7 @@ is the regulariser's doing:
   isolates the regulariser again;
 * ``infogan`` — InfoGAN's mutual-information loss on continuous codes, ``Σ_i MSE(c'_i, c_i)``
   (``reg_mode="infogan"``), class-conditioned like the others: the paper's InfoGAN baseline without the
-  unsupervised class code that DESIGN §2 found mislabelled in the reference.
+  unsupervised class code that docs/method.md found mislabelled in the reference.
 
 Importing this module registers the names (once; importing it again is harmless). The training budget
 and the other GAN settings are keyword options of each factory (``steps``, ``batch_size``, ``preset``,

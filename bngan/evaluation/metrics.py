@@ -1,4 +1,4 @@
-"""Classification metrics for imbalanced test results, fold summaries and the paired t-test (DESIGN §3).
+"""Classification metrics for imbalanced test results, fold summaries and the paired t-test (docs/evaluation.md).
 
 Every number comes from scikit-learn / imbalanced-learn, not from hand-written formulas, so results are
 comparable with other work that uses those libraries. The paper reports per-class recall and F1 of the

@@ -34,7 +34,7 @@ def fidelity(judge: PaperCNN, images: ImagesLike, intended_labels: LabelsLike) -
     """Share of images the judge assigns to their intended class: ``{"overall", "per_class", "n"}``.
 
     ``per_class`` maps each intended class to its share (and ``n_per_class`` to its count). A low value
-    means the generator's class conditioning does not hold — the failure DESIGN §2 found in the reference.
+    means the generator's class conditioning does not hold — the failure docs/method.md found in the reference.
     """
     intended = _labels(intended_labels)
     if len(intended) != len(images):

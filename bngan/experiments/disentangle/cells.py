@@ -1,6 +1,6 @@
 """Training and scoring one Figure 4b cell, and running the grid (torch is imported inside the functions).
 
-Protocol (DESIGN §3), made concrete:
+Protocol (docs/evaluation.md), made concrete:
 
 - Data: :func:`bngan.data.dsprites.load_dsprites` draws ``n_per_class`` random factor combinations per shape
   (the full dSprites has 245,760 per shape, too many to hold as float images), then

@@ -1,4 +1,4 @@
-"""Table 1 (methods × minority classes) and Figure 3 (minority scores against IR) of DESIGN §3.
+"""Table 1 (methods × minority classes) and Figure 3 (minority scores against IR) of docs/evaluation.md.
 
 An experiment is a grid of cells, one per (data set, imbalance setting, fold, method). A fold is an
 independent seeded draw of the imbalanced training subset (``make_imbalanced(..., seed=fold)``); every cell of
