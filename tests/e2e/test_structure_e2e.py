@@ -177,4 +177,4 @@ def test_measured_model_heatmaps_follow_the_drawing(page, app_url: str, artifact
         page.keyboard.press("Escape")
     wait_for_table_rows(page, 3)
     wait_until(lambda: agreement_text(page) != entangled, "the agreement to follow the drawing")
-    assert "among its ancestors" not in page.locator("[data-testid=stMain]").inner_text()
+    assert "c3' has c1, c2 among its ancestors" not in page.locator("[data-testid=stMain]").inner_text()
