@@ -87,6 +87,19 @@ def followed_run_checkpoint() -> str | None:
     return str(checkpoint) if checkpoint.is_file() else None
 
 
+def upload_controls(expanded: bool) -> None:
+    """The checkpoint uploader, folded away unless there is no model to show."""
+    with st.expander("Upload a checkpoint", expanded=expanded):
+        st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
+                         max_upload_size=MAX_UPLOAD_MB,
+                         help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
+        server_cap = int(st.get_option("server.maxUploadSize"))
+        if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
+            st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a "
+                       "checkpoint is a few MB (11 MB for a fast-preset run). Larger ones: put the run folder "
+                       "under the runs folder, where the menu above finds it.")
+
+
 def choose_model() -> tuple[str, TrainedModel] | None:
     """The checkpoint menu and uploader; the model to show, falling back to the last one that loaded."""
     from bngan.checkpoint import CheckpointError
@@ -100,15 +113,8 @@ def choose_model() -> tuple[str, TrainedModel] | None:
     if options:
         st.selectbox("Checkpoint", list(options), format_func=options.get, key=SELECT_KEY,
                      help="The bundled default models, runs under the runs folder, or an uploaded .pt file.")
-    with st.expander("Upload a checkpoint", expanded=not options):
-        st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
-                         max_upload_size=MAX_UPLOAD_MB,
-                         help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
-        server_cap = int(st.get_option("server.maxUploadSize"))
-        if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
-            st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a "
-                       "checkpoint is a few MB (11 MB for a fast-preset run). Larger ones: put the run folder "
-                       "under the runs folder, where the menu above finds it.")
+    if not (st.session_state.get("trav_present") and options):  # presentation layout: no uploader on screen
+        upload_controls(expanded=not options)
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.error(error, icon=":material/error:")
@@ -354,21 +360,34 @@ def structure_summary(model: TrainedModel) -> str:
     return f"entangled drawing: {text}{mode}"
 
 
+PRESENTATION_CSS = """<style>
+[data-testid=stMainBlockContainer] {padding-top: 1.2rem; padding-bottom: 1rem}
+[data-testid=stMain] h1 {padding-top: 0; padding-bottom: 0.2rem; font-size: 1.8rem}
+</style>"""
+
+
 def main() -> None:
+    presenting = st.sidebar.toggle("Presentation layout", key="trav_present",
+                                   help="For a projector (1280×720): the image, the sliders and the strips on "
+                                   "one screen; details move below.")
+    if presenting:
+        st.html(PRESENTATION_CSS)
     st.title("Traversals")
-    st.caption("Move a code and watch the image: a well-regularised code changes one attribute (thickness, "
-               "slant) and nothing else.")
+    if not presenting:
+        st.caption("Move a code and watch the image: a well-regularised code changes one attribute (thickness, "
+                   "slant) and nothing else.")
     left, right = st.columns([1, 2.4], gap="large")
     with left:
         picked = choose_model()
         if picked is None:
             return
         path, model = picked
-        st.caption(f"{model.config.dataset}, step {model.step}, {model.structure.k} codes, "
-                   f"λ={model.config.lambda_reg:g} ({model.config.reg_mode})")
+        if not presenting:
+            st.caption(f"{model.config.dataset}, step {model.step}, {model.structure.k} codes, "
+                       f"λ={model.config.lambda_reg:g} ({model.config.reg_mode})")
         label, seed, values = controls(model)
     with right:
-        top = st.columns([1, 2.6], gap="medium")
+        top = st.columns([1.35, 2.6] if presenting else [1, 2.6], gap="medium")
         with top[0]:
             st.markdown("**Generated image**")
             playing = st.session_state.get("trav_play", 0)
@@ -377,7 +396,8 @@ def main() -> None:
                 st.caption(f"{code_name(model, playing)} sweeping {-code_span(model):+.1f} … "
                            f"{code_span(model):+.1f} and back")
             else:
-                st.image(current_image(model, label, seed, values), width=200, output_format="PNG")
+                st.image(current_image(model, label, seed, values), width=240 if presenting else 200,
+                         output_format="PNG")
                 st.caption(", ".join(f"c{i}={v:+.1f}" for i, v in enumerate(values, start=1)))
             st.selectbox("Play a sweep", [0, *range(1, model.structure.k + 1)], key="trav_play",
                          format_func=lambda i: "— (still image)" if i == 0 else code_name(model, i),

@@ -71,3 +71,26 @@ def test_slider_redraws_the_image_and_bad_upload_is_refused(page, app_url: str, 
     slider.focus()
     slider.press("ArrowLeft")
     wait_until(lambda: image.get_attribute("src") != moved, "the page to keep working after the error")
+
+
+def test_presentation_layout_fits_a_projector(browser, app_url: str, artifacts_dir: Path) -> None:
+    """At 1280×720 with the presentation layout on, the image, every code slider and the strips are on
+    screen without scrolling."""
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        open_page(page, app_url, "Traversals")
+        page.locator("[data-testid=stSidebar]").get_by_text("Presentation layout").click()
+        page.locator(f"{MAIN} h1").filter(has_text="Traversals").wait_for()
+        sliders = page.locator(MAIN).get_by_role("slider")
+        wait_until(lambda: sliders.count() == 3, "the three code sliders")
+        wait_until(lambda: page.locator(f"{MAIN} [data-testid=stExpander]").filter(
+            has_text="Upload a checkpoint").count() == 0, "the uploader to leave the screen")
+        images = page.locator(f"{MAIN} [data-testid=stImage] img")
+        image, strips = images.nth(0), images.nth(1)
+        wait_until(lambda: (image.bounding_box() or {}).get("width", 0) >= 150, "the image at projector size")
+        for element in [image, strips, *(sliders.nth(i) for i in range(3))]:
+            box = element.bounding_box()
+            assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["x"] + box["width"] <= 1280
+        page.screenshot(path=str(artifacts_dir / "traversals-presentation.png"))
+    finally:
+        page.close()
