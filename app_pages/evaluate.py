@@ -90,6 +90,8 @@ def settings() -> None:
     cols = st.columns(2)
     cols[0].number_input("Folds", min_value=1, max_value=20, step=1, key=wkey("folds"),
                          help="Independent seeded draws of the imbalanced training set.")
+    if int(value("folds")) < 2:
+        st.caption(":orange[With one fold there is no spread and no t-test: the table shows a direction only.]")
     cols[1].number_input("GAN steps", min_value=1, step=100, key=wkey("gan_steps"),
                          help="Training steps of each GAN row (InfoGAN, bngan), per fold.")
     cols = st.columns(2)
@@ -240,6 +242,9 @@ def show_group(group: Mapping, methods: list[str], key: str) -> None:
     st.dataframe(results_table(group, methods), hide_index=True, key=f"eval_table_{key}",
                  column_config={"method": st.column_config.TextColumn(pinned=True, width=105)})
     st.caption(table_caption(group.get("reference")))
+    if min(len(group["methods"][m]["folds"]) for m in done) < 2:
+        st.caption(":orange[Some rows have a single fold: their ± 0.000 is no spread, and no t-test was "
+                   "possible. Run 2 or more folds to compare rows.]")
     names, minority = group["class_names"], set(group["minority"])
     tabs = st.tabs(done)
     for tab, method in zip(tabs, done):
@@ -326,6 +331,7 @@ def results_panel() -> None:
         (_live if job.active else live_view)(job, selected, live=job.active)
     else:
         show_results(selected)
+    shipped_tables()  # the committed tables stay listed beside the app's own comparisons
 
 
 def main() -> None:

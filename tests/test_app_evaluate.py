@@ -45,6 +45,10 @@ def table_methods(at: AppTest) -> list[str]:
 def test_page_renders_with_defaults() -> None:
     at = open_page()
     assert not at.exception
+    assert not any("With one fold there is no spread" in c.value for c in at.caption)  # 2 folds
+    at.number_input(key="eval_folds").set_value(1).run()
+    assert any("With one fold there is no spread and no t-test" in c.value for c in at.caption)
+    at.number_input(key="eval_folds").set_value(2).run()
     assert at.selectbox(key="eval_dataset").value == "digits"
     assert set(at.selectbox(key="eval_dataset").options) == {"digits (bundled, no download)", "MNIST",
                                                              "Fashion-MNIST"}
@@ -134,3 +138,12 @@ def test_results_from_disk_are_shown(folders: Path) -> None:
     at.selectbox(key="eval_confusion_method_20240101-000000-digits").set_value("bngan").run()
     assert not at.exception
     assert at.download_button(key="eval_download") is not None
+    committed = [e.label for e in at.expander if e.label.startswith("Committed result: table1-")]
+    assert len(committed) == 2  # the committed tables stay listed beside the app's own comparison
+
+
+def test_progress_counts_cells_for_experiments_and_steps_for_training():
+    from bngan.ui.sidebar import progress_text
+
+    assert progress_text({"kind": "evaluate", "step": 1, "total": 2, "elapsed_s": 3}).startswith("cell 1 / 2")
+    assert progress_text({"kind": "train", "step": 5, "total": 9, "elapsed_s": 3}).startswith("step 5 / 9")

@@ -24,7 +24,7 @@ def job_header(job: Job, stop_key: str) -> None:
     st.markdown(f"#### {snapshot['title']}  \n`{job.id}` {state_badge(snapshot['state'])} "
                 f"{snapshot.get('message') or ''}")
     if snapshot["state"] in ACTIVE:
-        st.progress(progress_fraction(snapshot), text=progress_text(snapshot).replace("step", "cell"))
+        st.progress(progress_fraction(snapshot), text=progress_text(snapshot))
         st.button("Stop", key=stop_key, icon=":material/stop_circle:", on_click=job.stop,
                   help="Stop after the current cell; finished cells stay on disk.")
     elif snapshot["state"] == "failed":

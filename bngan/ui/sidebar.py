@@ -46,9 +46,11 @@ def progress_fraction(snapshot: Mapping) -> float:
 
 
 def progress_text(snapshot: Mapping) -> str:
-    """``step 120 / 500 · 0:08 elapsed · ETA 0:25``: the line under every progress bar."""
+    """``step 120 / 500 · 0:08 elapsed · ETA 0:25``: the line under every progress bar (a training job counts
+    steps; an experiment job counts cells, wherever its progress is shown)."""
     total = snapshot.get("total")
-    step = f"step {snapshot.get('step', 0)}" + (f" / {total}" if total else "")
+    unit = "step" if snapshot.get("kind", "train") == "train" else "cell"
+    step = f"{unit} {snapshot.get('step', 0)}" + (f" / {total}" if total else "")
     parts = [step, f"{format_duration(snapshot.get('elapsed_s'))} elapsed"]
     if snapshot.get("state") in ("running", "starting"):
         parts.append(f"ETA {format_duration(snapshot.get('eta_s'))}")
