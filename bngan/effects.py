@@ -82,7 +82,7 @@ class EffectMatrix:
 
 # measuring ------------------------------------------------------------------------------------------------
 def _sweeps(model: TrainedModel, label: int, values: torch.Tensor, seeds: int, directions: torch.Tensor,
-            ) -> list[torch.Tensor]:
+            z_values: torch.Tensor) -> list[torch.Tensor]:
     """For each row (code, then each noise direction): images ``(seeds * steps, C, H, W)`` of one class.
 
     Noise draw ``s`` and the codes at 0 are shared by all rows, so rows differ only in what they sweep.
@@ -100,8 +100,9 @@ def _sweeps(model: TrainedModel, label: int, values: torch.Tensor, seeds: int, d
         c = torch.zeros(len(z), k)
         c[:, code] = sweep
         out.append(model.generate(labels, codes=c, z=z))
+    z_sweep = z_values.repeat(seeds)
     for u in directions:
-        out.append(model.generate(labels, codes=torch.zeros(len(z), k), z=z + sweep[:, None] * u))
+        out.append(model.generate(labels, codes=torch.zeros(len(z), k), z=z + z_sweep[:, None] * u))
     return out
 
 
@@ -117,12 +118,13 @@ def _class_spread(model: TrainedModel, label: int, attributes: tuple[str, ...], 
 
 
 def effect_matrix(model: TrainedModel, attributes: tuple[str, ...] | None = None, classes: list[int] | None = None,
-                  seeds: int = 16, steps: int = 9, span: float = 2.0, placebo: int = 2, spread_n: int = 256,
-                  bootstrap: int = 1000, random_state: int = 0) -> EffectMatrix:
+                  seeds: int = 16, steps: int = 9, span: float | None = None, placebo: int = 2,
+                  spread_n: int = 256, bootstrap: int = 1000, random_state: int = 0) -> EffectMatrix:
     """Measure every code's effect on every attribute (and ``placebo`` random noise directions' effects).
 
-    ``classes`` defaults to every class the model was trained on; ``seeds`` noise draws per class; the sweep
-    has ``steps`` values in ``[-span, span]``. Deterministic for a given model and settings.
+    ``classes`` defaults to every class the model was trained on; ``seeds`` noise draws per class; a code
+    sweeps ``steps`` values in ``[-span, span]`` (default: ±2 for a normal code prior, the whole ±1 of a
+    uniform one), a noise direction ±2 (the noise is normal). Deterministic for a given model and settings.
     """
     import torch
 
@@ -132,24 +134,25 @@ def effect_matrix(model: TrainedModel, attributes: tuple[str, ...] | None = None
     classes = list(range(len(model.class_names))) if classes is None else list(classes)
     if seeds < 2:
         raise InvalidSettingError("effect_matrix needs at least 2 noise draws (seeds) for an interval")
+    span = span if span is not None else (1.0 if model.config.code_prior == "uniform" else 2.0)
     values = code_values(steps, span)
+    z_values = code_values(steps, 2.0)
     g = torch.Generator().manual_seed(random_state)
     directions = torch.randn(placebo, model.generator.cfg.z_dim, generator=g)
     directions /= directions.norm(dim=1, keepdim=True)
     k = model.structure.k
     rows = [f"c{i}" for i in range(1, k + 1)] + [f"z·u{i}" for i in range(1, placebo + 1)]
-    x = values.numpy() - values.numpy().mean()
-    width = float(values[-1] - values[0])
+    x = np.linspace(-1.0, 1.0, steps)  # the sweep's position; a change is the slope times the sweep's width
     # raw[r, a, class, seed]: change of attribute a over the sweep of row r, in the attribute's unit
     raw = np.zeros((len(rows), len(attributes), len(classes), seeds))
     spread = np.zeros((len(attributes), len(classes)))
     for ci, label in enumerate(classes):
         spread[:, ci] = _class_spread(model, label, attributes, spread_n)
-        for r, images in enumerate(_sweeps(model, label, values, seeds, directions)):
+        for r, images in enumerate(_sweeps(model, label, values, seeds, directions, z_values)):
             m = measure(images)
             for a, name in enumerate(attributes):
                 curves = m[name].reshape(seeds, steps)
-                raw[r, a, ci] = (curves - curves.mean(1, keepdims=True)) @ x / (x @ x) * width
+                raw[r, a, ci] = (curves - curves.mean(1, keepdims=True)) @ x / (x @ x) * 2.0
     standard = raw / spread[None, :, :, None]
 
     def summary(per_seed: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ class DrawnStrokes:
         self.generator = SimpleNamespace(cfg=SimpleNamespace(z_dim=4))
         self.structure = DISENTANGLED
         self.class_names = ["a", "b"]
-        self.config = SimpleNamespace(dataset="mnist")
+        self.config = SimpleNamespace(dataset="mnist", code_prior="normal")
 
     def generate(self, labels, codes=None, z=None, seed=None):
         n = len(labels)
