@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 DATASETS = {"digits": "digits (bundled, no download)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 METHODS = {
-    "none": "none (no oversampling)", "ros": "random oversampling", "smote": "SMOTE",
+    "none": "none (no oversampling)", "ros": "random oversampling",
+    "aug": "augmentation (no resampling)", "ros-aug": "random oversampling + augmentation", "smote": "SMOTE",
     "borderline-smote": "Borderline-SMOTE", "adasyn": "ADASYN", "infogan": "InfoGAN (same networks)",
     "bngan": "bngan (disentangled)", "bngan-entangled": "bngan (entangled)",
     "bngan-reference": "bngan (reference code's structure)",

@@ -171,11 +171,23 @@ def _imblearn_factory(cls: type, neighbors_param: str | None = None) -> Oversamp
 OVERSAMPLERS: dict[str, OversamplerFactory] = {
     "none": _imblearn_factory(NoOversampler),
     "ros": _imblearn_factory(RandomOverSampler),
+    # what practitioners do: ordinary augmentation while the CNN trains (classifier.augment_batch), with and
+    # without random oversampling; the rows differ from none / ros only in that augmentation
+    "aug": _imblearn_factory(NoOversampler),
+    "ros-aug": _imblearn_factory(RandomOverSampler),
     "smote": _imblearn_factory(SMOTE, "k_neighbors"),
     "borderline-smote": _imblearn_factory(BorderlineSMOTE, "k_neighbors"),
     "adasyn": _imblearn_factory(ADASYN, "n_neighbors"),
 }
 """Name → factory ``(random_state=0, sampling_strategy="auto", **options) -> sampler``; see the module doc."""
+
+
+AUGMENTED_ROWS = ("aug", "ros-aug")
+
+
+def trains_with_augmentation(method: str) -> bool:
+    """Whether a row's CNN trains on randomly transformed images (rotation, shift, scale, shear, elastic)."""
+    return method in AUGMENTED_ROWS
 
 
 def register_oversampler(name: str, factory: OversamplerFactory, replace: bool = False) -> None:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from bngan.jobs import Job, JobRegistry
 
 GANS_DIR = "gans"
-CLASSICAL = ("none", "ros", "smote", "borderline-smote", "adasyn")
+CLASSICAL = ("none", "ros", "aug", "ros-aug", "smote", "borderline-smote", "adasyn")
 
 
 def run_experiment(dataset: str | Sequence[str] = "digits", methods: Sequence[str] = DEFAULT_METHODS,
@@ -211,6 +211,7 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
                             counts: Mapping[int, int], test: Any, context: RunContext,
                             say: StageFn) -> tuple[np.ndarray, dict]:
     from bngan.checkpoint import CheckpointError
+    from bngan.evaluation.baselines import trains_with_augmentation
     from bngan.evaluation.classifier import predict, train_classifier
 
     method, fold = cell["method"], cell["fold"]
@@ -236,7 +237,7 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     say(f"training the CNN ({budget['steps'] or str(budget['epochs']) + ' epochs'} steps)")
     model = train_classifier(x_res, y_res, len(counts), epochs=budget["epochs"], steps=budget["steps"],
                              batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
-                             device=config.device)
+                             device=config.device, augment=trains_with_augmentation(method))
     say("predicting the test set")
     predicted = predict(model, test.images)
     extra: dict[str, Any] = {
