@@ -253,13 +253,13 @@ def on_start() -> None:
     start_job(config)
 
 
-def start_job(config: TrainConfig, resume_from: str | None = None) -> None:
+def start_job(config: TrainConfig, resume_from: str | None = None, folder: str | None = None) -> None:
     """Start (or resume) a run; a second start while a job is active is refused and named, not queued."""
     from bngan.jobs import JobBusyError
 
     reg = registry.get_registry()
     try:
-        job = reg.start_training(config, resume_from=resume_from)
+        job = reg.start_training(config, resume_from=resume_from, folder=folder)
     except JobBusyError:
         busy = reg.active()
         who = f"job {busy.id} ({busy.title}) is {busy.state}" if busy else "another job is running"
@@ -288,6 +288,53 @@ def resume_job(job_id: str) -> None:
         st.session_state[NOTICE_KEY] = ("error", f"Cannot resume job {job_id}: {exc}")
         return
     start_job(config, resume_from=str(job.folder / "checkpoint.pt"))
+
+
+def resume_run(folder: str) -> None:
+    """Continue a run folder's checkpoint in that folder for "More steps" further steps: its metrics go on
+    at the checkpoint's step. Works for any run, also one whose job ended with an earlier server."""
+    from bngan.checkpoint import load_checkpoint
+    from bngan.config import ConfigError, TrainConfig
+
+    more_steps = int(st.session_state.get("train_run_more_steps", 500))
+    run = Path(folder)
+    try:
+        done = int(load_checkpoint(run / "checkpoint.pt")["step"])
+        config = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+        config = config.replace(steps=done + more_steps, epochs=None, time_budget_s=None)
+    except (OSError, ValueError, ConfigError) as exc:
+        st.session_state[NOTICE_KEY] = ("error", f"Cannot resume {run.name}: {exc}")
+        return
+    start_job(config, resume_from=str(run / "checkpoint.pt"), folder=str(run))
+
+
+def run_folders(gone: Path | None) -> None:
+    """Every run folder with a checkpoint, any of which can be resumed: after a server restart this is
+    how earlier runs go on. ``gone`` is the folder of the job in the URL when that job no longer exists."""
+    from bngan.runs import list_runs
+
+    runs = {str(r.folder): r for r in list_runs(registry.runs_dir())}
+    if gone is not None:
+        st.info(f"Job `{registry.followed_job_id()}` is no longer running (the server restarted since). Its "
+                f"run folder `{gone}` is kept" + (": resume it below." if str(gone) in runs else
+                                                   ", but it holds no checkpoint to resume."),
+                icon=":material/history:")
+    if not runs:
+        return
+    with st.expander(f"Run folders ({len(runs)}): resume any", expanded=gone is not None):
+        key = "train_run_folder"
+        if gone is not None and str(gone) in runs and key not in st.session_state:
+            st.session_state[key] = str(gone)
+        if st.session_state.get(key) not in runs:
+            st.session_state[key] = next(iter(runs))
+        cols = st.columns([3, 1, 1], vertical_alignment="bottom")
+        cols[0].selectbox("Run folder", list(runs), key=key, format_func=lambda f: (
+            f"{Path(f).name} · {runs[f].dataset} · {runs[f].steps} metric rows"))
+        st.session_state.setdefault("train_run_more_steps", 500)
+        cols[1].number_input("More steps", min_value=1, step=100, key="train_run_more_steps")
+        cols[2].button("Resume run", key="train_resume_run", icon=":material/replay:", on_click=resume_run,
+                       args=(st.session_state[key],), width="stretch",
+                       help="Continue this run's checkpoint in its own folder (its metrics go on).")
 
 
 def show_notice() -> None:
@@ -535,14 +582,17 @@ def main() -> None:
         structure = show_structure()
         start_controls(structure)
     with right:
-        job = registry.current_job("train")
-        if job is None:
+        gone = registry.followed_run_folder()
+        job = None if gone is not None else registry.current_job("train")
+        if job is None and gone is None:
             st.info("No training job yet. Choose the settings and press **Start training**; the digits data "
                     "set with the fast preset shows recognisable samples within a minute or two on a CPU.")
-        elif job.active:
+        elif job is not None and job.active:
             _live_view(job, live=True)
-        else:
+        elif job is not None:
             job_view(job, live=False)
+        if job is None or not job.active:
+            run_folders(gone)
 
 
 main()

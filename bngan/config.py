@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral
 
 from bngan.data import DATASETS, Imbalance
 from bngan.device import DEVICES
@@ -15,6 +16,7 @@ from bngan.regularizer import MODES
 from bngan.structure import LatentStructure
 
 CODE_PRIORS = ("normal", "uniform")
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seeds; torch's generators take seed + 3 as well
 REG_THROUGH = ("both", "generator")
 
 
@@ -90,6 +92,12 @@ class TrainConfig:
         self._check_range("beta1", 0.0, 0.9999)
         self._check_range("beta2", 0.0, 0.99999)
         self._check_range("z_dim", 1, 512)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}; got {self.seed!r}")
+        for name in ("batch_size", "z_dim", "sample_every", "checkpoint_every", "steps", "image_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
+                raise ConfigError(f"{name} must be a whole number; got {value!r}")
         self._check_range("sample_every", 1, 10**9)
         self._check_range("checkpoint_every", 1, 10**9)
         if self.image_size is not None:

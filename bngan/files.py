@@ -13,10 +13,29 @@ from pathlib import Path
 from typing import IO
 
 
-def atomic_write_bytes(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
+def stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """The temporary files an interrupted write of ``path`` left beside it (``.<name>.*.tmp``)."""
+    target = Path(path)
+    return sorted(target.parent.glob(f".{glob_escape(target.name)}.*.tmp"))
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped (a run folder may be called ``run[1]``)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def atomic_write_bytes(path: str | os.PathLike, write: Callable[[IO[bytes]], object],
+                       remove_stale: bool = False) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
+
+    ``remove_stale`` first deletes the temporary files of earlier writes of the same target that a crash
+    (``kill -9`` during a save) left behind; only for targets with one writer, such as a run's checkpoint
+    (shards writing one shared file must not delete each other's work in progress)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if remove_stale:
+        for stale in stale_temporaries(target):
+            stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

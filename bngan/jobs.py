@@ -7,10 +7,13 @@ with :class:`JobBusyError` (two trainings on a 2-core laptop would each run at h
 
 from __future__ import annotations
 
+import atexit
+import re
 import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,6 +25,11 @@ from bngan.runs import RunWriter, default_runs_dir
 from bngan.training import StepEvent, Trainer
 
 HISTORY_LIMIT = 20000
+CHECKPOINT_EVERY_S = 30.0  # an app job also saves this often, so a killed server loses at most this much
+SHUTDOWN_WAIT_S = 120.0  # how long an exiting server waits for its jobs to stop and save
+JOBS_FILE = "jobs"  # in a run folder: the ids of the app jobs that trained it, one a line
+JOB_ID = re.compile(r"[0-9a-f]{8}")
+_REGISTRIES: weakref.WeakSet[JobRegistry] = weakref.WeakSet()
 
 
 class JobState(str, Enum):
@@ -196,6 +204,38 @@ class JobRegistry:
         self.runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        _REGISTRIES.add(self)
+
+    def shutdown(self, timeout: float = SHUTDOWN_WAIT_S) -> list[str]:
+        """Stop every active job and wait (up to ``timeout`` s in all) for each to save its checkpoint and
+        end; the ids of the jobs that were stopped. Run when the server exits (SIGTERM, Ctrl+C)."""
+        stopped = [job for job in list(self.jobs.values()) if job.stop()]
+        deadline = time.monotonic() + timeout
+        for job in stopped:
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+        return [job.id for job in stopped]
+
+    def find_run(self, job_id: str | None) -> Path | None:
+        """The run folder an app job trained into, also after a restart (when the job itself is gone):
+        from its folder name or the folder's ``jobs`` file. ``None`` for an unknown or malformed id."""
+        if not job_id or not JOB_ID.fullmatch(str(job_id)):
+            return None
+        job = self.get(job_id)
+        if job is not None and job.folder is not None:
+            return Path(job.folder)
+        if not self.runs_dir.is_dir():
+            return None
+        for folder in sorted(self.runs_dir.glob(f"*-{job_id}")):
+            if folder.is_dir():
+                return folder
+        for listing in self.runs_dir.glob(f"*/{JOBS_FILE}"):
+            try:
+                if job_id in listing.read_text().split():
+                    return listing.parent
+            except OSError:
+                continue
+        return None
 
     def get(self, job_id: str | None) -> Job | None:
         return self.jobs.get(job_id) if job_id else None
@@ -207,14 +247,17 @@ class JobRegistry:
         jobs = [j for j in self.jobs.values() if kind is None or j.kind == kind]
         return max(jobs, key=lambda j: j.started) if jobs else None
 
-    def start(self, kind: str, title: str, work: Callable[[Job], object], folder: Path | None = None) -> Job:
+    def start(self, kind: str, title: str, work: Callable[[Job], object], folder: Path | None = None,
+              job_id: str | None = None) -> Job:
         """Run ``work(job)`` in a daemon thread; refuse while another job is active."""
         with self._lock:
             busy = self.active()
             if busy is not None:
                 raise JobBusyError(f"job {busy.id} ({busy.title}) is {busy.state}: stop it or wait for it to "
                                    "finish before starting another")
-            job = Job(id=uuid.uuid4().hex[:8], kind=kind, title=title, folder=folder)
+            if job_id is None or job_id in self.jobs:
+                job_id = uuid.uuid4().hex[:8]
+            job = Job(id=job_id, kind=kind, title=title, folder=folder)
             self.jobs[job.id] = job
         job.thread = threading.Thread(target=self._work, args=(job, work), name=f"bngan-{kind}-{job.id}",
                                       daemon=True)
@@ -234,12 +277,27 @@ class JobRegistry:
 
     def start_training(self, config: TrainConfig, resume_from: str | Path | None = None,
                        folder: str | Path | None = None) -> Job:
-        """Train in the background into a run folder; ``resume_from`` continues a checkpoint."""
-        run_folder = Path(folder) if folder else self.runs_dir / (
-            time.strftime("run-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4])
+        """Train in the background into a run folder; ``resume_from`` continues a checkpoint (in ``folder``
+        when given: the run's metrics then continue at the checkpoint's step). A new folder is named after
+        the job, so the job's URL finds the folder again after a server restart."""
+        job_id = uuid.uuid4().hex[:8]
+        run_folder = Path(folder) if folder else self.runs_dir / (time.strftime("run-%Y%m%d-%H%M%S-") + job_id)
         title = f"train {config.dataset}, {config.preset}, λ={config.lambda_reg:g}"
+        if resume_from is not None:
+            title = f"resume {run_folder.name}: {config.dataset}, {config.preset}, λ={config.lambda_reg:g}"
         return self.start("train", title, lambda job: train_job(job, config, run_folder, resume_from),
-                          folder=run_folder)
+                          folder=run_folder, job_id=job_id)
+
+
+def shutdown_all(timeout: float = SHUTDOWN_WAIT_S) -> None:
+    """At interpreter exit (Streamlit turns SIGTERM and SIGINT into a normal exit): stop every job, each
+    saving its checkpoint, before the process ends. Without it the daemon training threads die inside torch
+    and the process aborts ("terminate called without an active exception") with the last steps unsaved."""
+    for registry in list(_REGISTRIES):
+        registry.shutdown(timeout)
+
+
+atexit.register(shutdown_all)
 
 
 def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Path | None) -> dict:
@@ -251,7 +309,9 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
     else:
         trainer = Trainer(config)
     writer = RunWriter(folder, trainer)
-    job.report(total=trainer.steps_target(), message=f"training on {trainer.device}")
+    with (writer.folder / JOBS_FILE).open("a") as listing:
+        listing.write(job.id + "\n")
+    job.report(step=trainer.step_count, total=trainer.steps_target(), message=f"training on {trainer.device}")
 
     def on_event(event: StepEvent) -> None:
         writer(event)
@@ -268,7 +328,8 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
             job.record(manual)
 
     try:
-        result = trainer.run(callback=on_event, stop=job.stop_event, checkpoint_path=writer.checkpoint)
+        result = trainer.run(callback=on_event, stop=job.stop_event, checkpoint_path=writer.checkpoint,
+                             checkpoint_every_s=CHECKPOINT_EVERY_S)
     finally:
         writer.close()
     return {"steps": result.steps, "elapsed_s": result.elapsed_s, "checkpoint": str(writer.checkpoint),

@@ -28,13 +28,24 @@ def default_runs_dir() -> Path:
 
 
 class RunWriter:
-    """Event callback that appends metrics and saves sample grids into a run folder."""
+    """Event callback that appends metrics and saves sample grids into a run folder.
+
+    Every metrics line is flushed as it is written, so a killed process loses no step it finished. The
+    trainer's step count when the writer opens is where the file continues: lines of later steps (written
+    after the checkpoint a resume starts from) and a line torn by a crash are dropped first, so a resumed run
+    has each step exactly once.
+    """
 
     def __init__(self, folder: str | Path, trainer: Trainer) -> None:
+        from bngan.files import atomic_write_text
+
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise FileExistsError(f"the run folder {self.folder} is a file: give a folder")
         self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "config.json").write_text(trainer.config.to_json())
-        (self.folder / "structure.json").write_text(trainer.structure.to_json())
+        atomic_write_text(self.folder / "config.json", trainer.config.to_json())
+        atomic_write_text(self.folder / "structure.json", trainer.structure.to_json())
+        continue_metrics(self.folder, trainer.step_count)
         self._metrics = (self.folder / "metrics.jsonl").open("a")
 
     @property
@@ -43,14 +54,39 @@ class RunWriter:
 
     def __call__(self, event: StepEvent) -> None:
         self._metrics.write(json.dumps(event.to_json()) + "\n")
+        self._metrics.flush()
         if event.samples is not None:
             from torchvision.utils import save_image
 
-            self._metrics.flush()
             save_image(event.samples, self.folder / f"samples_{event.step:06d}.png", nrow=8)
 
     def close(self) -> None:
         self._metrics.close()
+
+
+def continue_metrics(folder: str | Path, step: int) -> int:
+    """Keep the metrics lines of steps ``1..step`` (each once, in order) and drop the rest; returns how many
+    lines were dropped. Rewritten atomically only when something must go."""
+    from bngan.files import atomic_write_text
+
+    path = Path(folder) / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    lines = path.read_text(errors="replace").splitlines(keepends=True)
+    kept, seen = [], set()
+    for line in lines:
+        try:
+            row = json.loads(line)
+            at = int(row["step"])
+        except (ValueError, TypeError, KeyError):
+            continue  # a line torn by a crash
+        if not line.endswith("\n") or at > step or at in seen:
+            continue
+        seen.add(at)
+        kept.append(line)
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(kept))
+    return len(lines) - len(kept)
 
 
 @dataclass

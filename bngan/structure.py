@@ -9,6 +9,7 @@ The structure decides which pairs the regulariser pulls together (parents) and w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +19,9 @@ import numpy as np
 from bngan.errors import InvalidSettingError
 
 MIN_CODES, MAX_CODES = 1, 16
+MAX_EDGES = MAX_CODES * (2 * MAX_CODES - 1)  # every latent code taking every other node as a parent
+MAX_JSON_CHARS = 1_000_000  # a structure of MAX_EDGES edges with labels is a few tens of KB
+NODE = re.compile(r"c([1-9][0-9]*)(')?", re.ASCII)
 PRESETS = ("disentangled", "entangled", "reference")
 FORMAT = "bngan-structure"
 
@@ -43,13 +47,13 @@ def latent(i: int) -> str:
 def parse_node(name: str, k: int) -> tuple[str, int]:
     """Split a node name into its kind ('observed' or 'latent') and its 1-based index."""
     text = str(name).strip()
-    kind = "latent" if text.endswith("'") else "observed"
-    digits = text.rstrip("'")[1:] if text.startswith("c") else ""
-    if not digits.isdigit() or not 1 <= int(digits) <= k:
+    match = NODE.fullmatch(text) if len(text) <= 8 else None  # exactly c<i> or c<i>': no c01, c1'', c١
+    if match is None or not 1 <= int(match.group(1)) <= k:
+        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
         raise StructureError(
-            f"unknown node {name!r}: nodes are c1..c{k} (observed) and c1'..c{k}' (latent)",
+            f"unknown node {shown}: nodes are c1..c{k} (observed) and c1'..c{k}' (latent)",
         )
-    return kind, int(digits)
+    return ("latent" if match.group(2) else "observed"), int(match.group(1))
 
 
 @dataclass
@@ -65,9 +69,10 @@ class LatentStructure:
     labels: dict[int, str] = field(default_factory=dict)  # code index (1-based) -> human label
 
     def __post_init__(self) -> None:
-        if not isinstance(self.k, int | np.integer) or not MIN_CODES <= int(self.k) <= MAX_CODES:
-            raise StructureError(f"k must be an integer from {MIN_CODES} to {MAX_CODES}, got {self.k!r}")
+        check_k(self.k)
         self.k = int(self.k)
+        self.edges = list(self.edges)
+        check_edge_count(len(self.edges), self.k)
         self.edges = [(str(p).strip(), str(c).strip()) for p, c in self.edges]
         self.labels = {int(i): str(v) for i, v in (self.labels or {}).items() if str(v).strip()}
         for i in self.labels:
@@ -79,8 +84,7 @@ class LatentStructure:
     @classmethod
     def preset(cls, name: str, k: int = 4, labels: Mapping[int, str] | None = None) -> LatentStructure:
         """Named structures: 'disentangled' (Fig. 4a), 'entangled' (Fig. 4c), 'reference' (the released code)."""
-        if not isinstance(k, int) or not MIN_CODES <= k <= MAX_CODES:
-            raise StructureError(f"k must be an integer from {MIN_CODES} to {MAX_CODES}, got {k!r}")
+        check_k(k)
         edges = [(observed(i), latent(i)) for i in range(1, k + 1)]
         if name == "disentangled":
             pass
@@ -97,22 +101,39 @@ class LatentStructure:
     @classmethod
     def from_json(cls, text: str | bytes | Mapping) -> LatentStructure:
         """Parse the JSON written by :meth:`to_json` (or the equivalent dict)."""
+        if isinstance(text, str | bytes) and len(text) > MAX_JSON_CHARS:
+            raise StructureError(f"the structure JSON is {len(text):,} characters; a structure is at most "
+                                 f"{MAX_JSON_CHARS:,} ({MAX_EDGES} edges)")
+        if not isinstance(text, str | bytes | Mapping):
+            raise StructureError(f"a structure is JSON text or a dict, got {type(text).__name__}")
         try:
             data = json.loads(text) if isinstance(text, str | bytes) else dict(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StructureError(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise StructureError("not a structure: the JSON is nested too deeply") from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise StructureError(f"not valid JSON: {str(exc)[:120]}") from None
         if not isinstance(data, dict) or "k" not in data or "edges" not in data:
             raise StructureError("a structure JSON needs the keys 'k' and 'edges' (a list of [parent, child])")
+        check_k(data["k"])
         edges = data["edges"]
-        if not isinstance(edges, list) or not all(isinstance(e, list | tuple) and len(e) == 2 for e in edges):
+        if not isinstance(edges, list):
             raise StructureError("'edges' must be a list of [parent, child] pairs")
+        check_edge_count(len(edges), data["k"])
+        if not all(isinstance(e, list | tuple) and len(e) == 2 and all(isinstance(n, str) for n in e)
+                   for e in edges):
+            raise StructureError("'edges' must be a list of [parent, child] pairs of node names such as "
+                                 "[\"c1\", \"c1'\"]")
         labels = data.get("labels") or {}
         if not isinstance(labels, dict):
             raise StructureError("'labels' must map code numbers to names")
         try:
             labels = {int(i): v for i, v in labels.items()}
-        except ValueError:
+        except (ValueError, TypeError):
             raise StructureError("'labels' keys must be code numbers 1..k") from None
+        if not all(isinstance(v, str) and len(v) <= 200 for v in labels.values()):
+            raise StructureError("'labels' values must be names (text of at most 200 characters)")
         return cls(k=data["k"], edges=[tuple(e) for e in edges], labels=labels)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -198,6 +219,21 @@ class LatentStructure:
 
     def __hash__(self) -> int:
         return hash((self.k, frozenset(self.edges)))
+
+
+def check_k(k: object) -> None:
+    """k is a whole number in range (not a bool, a float or a string of digits)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not MIN_CODES <= int(k) <= MAX_CODES:
+        shown = repr(k) if len(repr(k)) <= 40 else f"a {len(repr(k))}-character value"
+        raise StructureError(f"k must be an integer from {MIN_CODES} to {MAX_CODES}, got {shown}")
+
+
+def check_edge_count(n: int, k: int) -> None:
+    """Refuse edge lists longer than any valid structure of ``k`` codes before checking them one by one."""
+    most = int(k) * (2 * int(k) - 1)
+    if n > most:
+        raise StructureError(f"{n:,} edges: a structure with k = {k} has at most {most} (each latent code "
+                             "takes each other node at most once)")
 
 
 def find_problems(k: int, edges: Iterable[tuple[str, str]]) -> list[StructureError]:

@@ -92,7 +92,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.data = dataset if dataset is not None else training_set(config)
         self.structure: LatentStructure = config.structure_obj()
-        channels, side, _ = self.data.image_shape
+        channels, side, width = self.data.image_shape
+        if side != width or channels not in (1, 3):
+            raise InvalidSettingError(
+                f"images are {channels}x{side}x{width} (C x H x W); bngan trains on square images with 1 or 3 "
+                "channels: resize them to a square side such as 28 or 32")
         self.model_config = ModelConfig(preset=config.preset, image_size=side, channels=channels,
                                         num_classes=self.data.num_classes, z_dim=config.z_dim,
                                         code_dim=self.structure.k, projection=config.projection,
@@ -242,17 +246,20 @@ class Trainer:
         return min(targets) if targets else None
 
     def run(self, callback: Callable[[StepEvent], None] | None = None, stop: threading.Event | None = None,
-            checkpoint_path: str | Path | None = None, keep_events: bool = False) -> RunResult:
+            checkpoint_path: str | Path | None = None, keep_events: bool = False,
+            checkpoint_every_s: float | None = None) -> RunResult:
         """Train until the schedule (steps, epochs, time budget) is met or ``stop`` is set.
 
         A stop request is honoured before the next step; a checkpoint is written every
-        ``checkpoint_every`` steps and at the end (also on stop), never after a divergence.
+        ``checkpoint_every`` steps, also every ``checkpoint_every_s`` seconds of wall time when given (so a
+        killed process loses at most that much), and at the end (also on stop), never after a divergence.
         """
         target = self.steps_target()
         budget = self.config.time_budget_s
         began = self.elapsed_s
         events: list[StepEvent] = []
         stopped = False
+        last_save = time.monotonic()
         while target is None or self.step_count < target:
             if stop is not None and stop.is_set():
                 stopped = True
@@ -264,8 +271,10 @@ class Trainer:
                 events.append(event)
             if callback is not None:
                 callback(event)
-            if checkpoint_path is not None and self.step_count % self.config.checkpoint_every == 0:
+            due = checkpoint_every_s is not None and time.monotonic() - last_save >= checkpoint_every_s
+            if checkpoint_path is not None and (self.step_count % self.config.checkpoint_every == 0 or due):
                 self.save(checkpoint_path)
+                last_save = time.monotonic()
         if checkpoint_path is not None:
             self.save(checkpoint_path)
         return RunResult(steps=self.step_count, elapsed_s=self.elapsed_s, stopped=stopped, events=events)
@@ -338,9 +347,19 @@ class Trainer:
         """Rebuild a trainer from a checkpoint and continue where it stopped (``overrides`` change the
         schedule, e.g. ``steps=2000``)."""
         data = load_checkpoint(path)
+        saved = check_against_model(data, path)
+        if "rng" not in data:
+            raise CheckpointError(f"{path} lacks 'rng', the random state training continues from: it can be "
+                                  "sampled from but not resumed")
+        config = saved.config.replace(**overrides)
+        trainer = cls(config, dataset=dataset, device=device)
+        if trainer.model_config != saved.model_config:
+            raise CheckpointError(f"{path} describes the model {saved.model_config.to_dict()}, but its settings and "
+                                  f"data make {trainer.model_config.to_dict()}: resume it on the data it was "
+                                  "trained on")
+        _check_optimizer(data.get("opt_g"), trainer.generator, "opt_g", path)
+        _check_optimizer(data.get("opt_d"), trainer.discriminator, "opt_d", path)
         try:
-            config = TrainConfig.from_dict(json.loads(data["config"])).replace(**overrides)
-            trainer = cls(config, dataset=dataset, device=device)
             trainer.generator.load_state_dict(data.get("generator_live", data["generator"]))
             trainer.discriminator.load_state_dict(data["discriminator"])
             if trainer.ema is not None:
@@ -351,12 +370,118 @@ class Trainer:
             if "opt_g" in data:  # a slim checkpoint resumes with fresh optimisers
                 trainer.opt_g.load_state_dict(data["opt_g"])
                 trainer.opt_d.load_state_dict(data["opt_d"])
-        except (KeyError, RuntimeError, json.JSONDecodeError, TypeError) as exc:
-            raise CheckpointError(f"{path} does not match this version of bngan's models ({exc})") from None
-        trainer.rng.set_state(data["rng"])
+            trainer.rng.set_state(data["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path} does not match this version of bngan's models ({first})") from None
         trainer.step_count = int(data["step"])
         trainer.elapsed_s = float(data.get("elapsed_s", 0.0))
         return trainer
+
+
+@dataclass
+class SavedModel:
+    """What a checkpoint says about the model it holds, each part checked against the others."""
+
+    config: TrainConfig
+    model_config: ModelConfig
+    structure: LatentStructure
+    class_names: list[str]
+    class_counts: dict[int, int]
+    generator: torch.nn.Module  # freshly built networks of that model (not loaded)
+    discriminator: torch.nn.Module
+
+
+def _json_field(data: dict, key: str, path: str | Path) -> object:
+    try:
+        return json.loads(data[key])
+    except KeyError:
+        raise CheckpointError(f"{path} lacks '{key}': it is incomplete") from None
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: '{key}' is not valid JSON ({str(exc)[:120]})") from None
+
+
+def check_against_model(data: dict, path: str | Path) -> SavedModel:
+    """Every field of a loaded checkpoint against the model it describes: the settings are valid, the
+    structure's k is the model's number of codes, the class names fit the class head, and each weight tensor
+    has the name and shape the model needs. Each failure is a one-line :class:`CheckpointError`."""
+    raw_config, raw_model = _json_field(data, "config", path), _json_field(data, "model", path)
+    raw_structure = _json_field(data, "structure", path)
+    names, counts = _json_field(data, "class_names", path), _json_field(data, "class_counts", path)
+    if not isinstance(raw_config, dict) or not isinstance(raw_model, dict):
+        raise CheckpointError(f"{path}: 'config' and 'model' must be JSON objects")
+    try:
+        config = TrainConfig.from_dict(raw_config)
+    except (InvalidSettingError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: its training settings are invalid ({str(exc)[:200]})") from None
+    defaults = ModelConfig().to_dict()
+    wrong = [k for k, v in raw_model.items() if k in defaults and type(v) is not type(defaults[k])]
+    if wrong:
+        raise CheckpointError(f"{path}: its model description has {wrong[0]} = {raw_model[wrong[0]]!r}, not a "
+                              f"{type(defaults[wrong[0]]).__name__}")
+    try:
+        model_config = ModelConfig(**raw_model)
+    except (InvalidSettingError, TypeError) as exc:
+        raise CheckpointError(f"{path}: its model description is invalid ({exc})") from None
+    try:
+        structure = LatentStructure.from_json(raw_structure)
+    except InvalidSettingError as exc:
+        raise CheckpointError(f"{path}: its latent structure is invalid ({exc})") from None
+    if structure.k != model_config.code_dim or config.code_dim != model_config.code_dim:
+        raise CheckpointError(f"{path}: its structure has k = {structure.k} codes (its settings "
+                              f"{config.code_dim}) but its model takes {model_config.code_dim}: the file was "
+                              "edited or mixes two runs")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+            or len(names) != model_config.num_classes:
+        raise CheckpointError(f"{path}: 'class_names' must list {model_config.num_classes} names (one per "
+                              "class of the model)")
+    try:
+        counts = {int(k): int(v) for k, v in counts.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: 'class_counts' must map class numbers to image counts") from None
+    generator, discriminator = build_models(model_config)
+    _check_weights(data["generator"], generator, "generator", path)
+    if "generator_live" in data:
+        _check_weights(data["generator_live"], generator, "generator_live", path)
+    _check_weights(data["discriminator"], discriminator, "discriminator", path)
+    return SavedModel(config, model_config, structure, list(names), counts, generator, discriminator)
+
+
+def _check_weights(saved: dict, module: torch.nn.Module, name: str, path: str | Path) -> None:
+    """Names and shapes of saved weights against the network they are for (torch's own message is a page)."""
+    wanted = module.state_dict()
+    missing, extra = sorted(set(wanted) - set(saved)), sorted(set(saved) - set(wanted))
+    if missing or extra:
+        what = f"lacks {missing[0]!r}" if missing else f"has the unknown weight {extra[0]!r}"
+        raise CheckpointError(f"{path}: the {name} {what} ({len(missing)} missing, {len(extra)} unknown): it "
+                              "does not match the model it describes")
+    for key, tensor in wanted.items():
+        if tuple(saved[key].shape) != tuple(tensor.shape) or saved[key].dtype.is_floating_point != \
+                tensor.dtype.is_floating_point:
+            raise CheckpointError(f"{path}: the {name} weight {key!r} is {tuple(saved[key].shape)} "
+                                  f"{saved[key].dtype} but the model it describes needs {tuple(tensor.shape)} "
+                                  f"{tensor.dtype}")
+
+
+def _check_optimizer(state: dict | None, module: torch.nn.Module, name: str, path: str | Path) -> None:
+    """An optimiser state must be for these parameters: one entry per parameter, moments of its shape."""
+    if state is None:
+        return
+    params = list(module.parameters())
+    indices = [i for group in state["param_groups"] for i in group["params"]]
+    if len(indices) != len(params):
+        raise CheckpointError(f"{path}: '{name}' holds the state of {len(indices)} parameters but the model has "
+                              f"{len(params)}: it is the optimiser of another model")
+    for position, index in enumerate(indices):
+        entry = state["state"].get(index, {})
+        for key, value in entry.items():
+            if key == "step":
+                continue
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(params[position].shape):
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise CheckpointError(f"{path}: '{name}' {key} of parameter {position} is {shape} but the "
+                                      f"parameter is {tuple(params[position].shape)}: it is the optimiser of "
+                                      "another model")
 
 
 def ema_of(generator: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
@@ -415,21 +540,19 @@ class TrainedModel:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> TrainedModel:
         data = load_checkpoint(path, map_location="cpu")
+        saved = check_against_model(data, path)
+        generator, discriminator = saved.generator, saved.discriminator
         try:
-            config = TrainConfig.from_dict(json.loads(data["config"]))
-            model_config = ModelConfig(**json.loads(data["model"]))
-            generator, discriminator = build_models(model_config)
             generator.load_state_dict(data["generator"])
             discriminator.load_state_dict(data["discriminator"])
-            structure = LatentStructure.from_json(data["structure"])
-            names = json.loads(data["class_names"])
-            counts = {int(k): int(v) for k, v in json.loads(data["class_counts"]).items()}
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            raise CheckpointError(f"{path} does not match this version of bngan's models ({exc})") from None
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path} does not match this version of bngan's models ({first})") from None
         target = resolve_device(device)
         generator.to(target)
         discriminator.to(target)  # eval mode: set by __post_init__
-        return cls(generator, discriminator, config, structure, names, counts, int(data["step"]))
+        return cls(generator, discriminator, saved.config, saved.structure, saved.class_names, saved.class_counts,
+                   int(data["step"]))
 
     def generate(self, labels: torch.Tensor, codes: torch.Tensor | None = None, z: torch.Tensor | None = None,
                  seed: int | None = None) -> torch.Tensor:

@@ -86,6 +86,18 @@ def current_job(kind: str | None = "train") -> Job | None:
     return job
 
 
+def followed_run_folder() -> Path | None:
+    """The run folder of the job in the URL when that job is gone (the server restarted since), so the
+    page can open the run instead of saying there is no job; ``None`` when the job is known or unknown."""
+    job_id = followed_job_id()
+    if not job_id:
+        return None
+    registry = get_registry()
+    if registry.get(job_id) is not None:
+        return None
+    return registry.find_run(job_id)
+
+
 def keep_in_url(job_id: str) -> None:
     """Put the id back into the URL when a page switch dropped it, without touching it otherwise."""
     st.session_state[SESSION_KEY] = job_id
