@@ -10,34 +10,77 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bngan.errors import InvalidSettingError
 
 EXIT_USAGE = 2
+MAX_SEED = 2**32 - 1
+MAX_TRAVERSAL_STEPS = 64
+MAX_SPAN = 100.0
 
 
 class UsageError(InvalidSettingError):
     """Bad input from the command line."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option as one line (``bngan train: error: ...``), not a page of usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def seed_arg(text: str) -> int:
+    """A seed: a whole number 0..2**32-1 (torch refuses 2**64 with an overflow message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed must be from 0 to {MAX_SEED}, got {text}")
+    return value
+
+
 def _structure_arg(text: str) -> dict:
     """A preset name (``entangled``, ``entangled:4`` for k=4) or a path to a structure JSON file."""
-    from bngan.structure import PRESETS, LatentStructure
+    from bngan.structure import MAX_JSON_CHARS, PRESETS, LatentStructure
 
     name, _, k = text.partition(":")
     if name in PRESETS:
+        if k and not (k.isascii() and k.isdigit() and len(k) <= 3):
+            raise UsageError(f"--structure {text!r}: the number of codes after ':' must be a whole number, "
+                             f"e.g. {name}:4")
         return LatentStructure.preset(name, int(k) if k else 3).to_dict()
     path = Path(text)
     if not path.is_file():
         raise UsageError(f"--structure {text!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
-    return LatentStructure.from_json(path.read_text()).to_dict()
+    if path.stat().st_size > MAX_JSON_CHARS:
+        raise UsageError(f"--structure {text}: the file is {path.stat().st_size:,} bytes; a structure JSON is at "
+                         f"most {MAX_JSON_CHARS:,}")
+    return LatentStructure.from_json(path.read_bytes()).to_dict()
 
 
 def _imbalance_arg(args: argparse.Namespace) -> dict:
     from bngan.data import Imbalance
 
-    minority = [int(c) for c in args.minority.split(",")] if args.minority else [8, 9]
+    minority = [8, 9]
+    if args.minority:
+        parts = [c.strip() for c in args.minority.split(",")]
+        if not all(c.isascii() and c.isdigit() and len(c) <= 4 for c in parts):
+            raise UsageError(f"--minority takes class numbers such as 8,9; got {args.minority!r}")
+        minority = [int(c) for c in parts]
     return Imbalance(args.imbalance, minority_classes=minority, ir=args.ir).to_dict()
+
+
+def _run_folder(text: str) -> Path:
+    """``--out`` of train: a folder (an empty name would write into the current folder)."""
+    if not text.strip():
+        raise UsageError("--out must name a run folder (an empty name would write into the current folder)")
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {text} is a file: give a folder for the run")
+    return out
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -48,10 +91,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from bngan.runs import RunWriter
     from bngan.training import Trainer
 
-    out = Path(args.out)
+    out = _run_folder(args.out)
     overrides = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs,
                                    "time_budget_s": args.time_budget}.items() if v is not None}
-    if args.resume:
+    if args.resume is not None:
         trainer = Trainer.resume(args.resume, device=args.device, **overrides)
     else:
         if args.download and args.dataset in ("mnist", "fashion-mnist"):
@@ -66,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             lambda_reg=args.lambda_reg, adv_loss=args.adv_loss, spectral_norm=args.spectral_norm,
             diffaugment=args.diffaugment, ema_decay=args.ema_decay, lecam=args.lecam,
             batch_size=args.batch_size, code_prior=args.code_prior, device=args.device,
-            steps=args.steps if (args.steps or args.epochs or args.time_budget) else 300,
+            steps=args.steps if any(v is not None for v in (args.steps, args.epochs, args.time_budget)) else 300,
             epochs=args.epochs, time_budget_s=args.time_budget, sample_every=args.sample_every,
             checkpoint_every=args.checkpoint_every)
         trainer = Trainer(config)
@@ -100,36 +143,45 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from bngan.training import TrainedModel
 
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npz", ".png", ".jpg", ".jpeg") or not out.stem:
+        raise UsageError("--out must be a file name ending in .png, .jpg or .npz")
+    if not 1 <= args.n <= 100000:
+        raise UsageError(f"--n must be 1..100000, got {args.n}")
     model = TrainedModel.load(args.checkpoint, device=args.device)
     if not 0 <= args.label < len(model.class_names):
         raise UsageError(f"--label must be 0..{len(model.class_names) - 1} for this model, got {args.label}")
-    if not 1 <= args.n <= 100000:
-        raise UsageError(f"--n must be 1..100000, got {args.n}")
     images = model.generate(torch.full((args.n,), args.label), seed=args.seed)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npz":
+    if out.suffix.lower() == ".npz":
         np.savez_compressed(out, images=images.numpy(), labels=np.full(args.n, args.label))
-    elif out.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        save_image(images, out, nrow=int(np.ceil(np.sqrt(args.n))))
     else:
-        raise UsageError("--out must end in .png, .jpg or .npz")
+        save_image(images, out, nrow=int(np.ceil(np.sqrt(args.n))))
     print(f"wrote {args.n} images of class {args.label} ({model.class_names[args.label]}) to {out}",
           file=sys.stderr)
     return 0
 
 
 def cmd_traverse(args: argparse.Namespace) -> int:
+    import math
+
     from torchvision.utils import save_image
 
     from bngan.training import TrainedModel
     from bngan.traversal import code_values, grid, strip
 
+    if not 2 <= args.steps <= MAX_TRAVERSAL_STEPS:
+        raise UsageError(f"--steps must be 2..{MAX_TRAVERSAL_STEPS}, got {args.steps}")
+    if not math.isfinite(args.span) or not 0 < args.span <= MAX_SPAN:
+        raise UsageError(f"--span must be a number above 0 and at most {MAX_SPAN:g} (codes are drawn from "
+                         f"N(0, 1); 2 to 3 shows a code's range), got {args.span}")
+    if Path(args.out).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError("--out must be an image file name ending in .png or .jpg")
     model = TrainedModel.load(args.checkpoint, device=args.device)
     if not 0 <= args.label < len(model.class_names):
         raise UsageError(f"--label must be 0..{len(model.class_names) - 1}, got {args.label}")
     values = code_values(args.steps, args.span)
-    if args.code2:
+    if args.code2 is not None:
         images = grid(model, args.label, args.code, args.code2, values, seed=args.seed)
     else:
         images = strip(model, args.label, args.code, values, seed=args.seed)
@@ -144,16 +196,18 @@ def cmd_label(args: argparse.Namespace) -> int:
     import json as _json
 
     from bngan.checkpoint import load_checkpoint, save_checkpoint
-    from bngan.structure import LatentStructure
+    from bngan.training import check_against_model
 
     data = load_checkpoint(args.checkpoint)
+    saved = check_against_model(data, args.checkpoint)
     labels = {}
     for item in args.labels.split(","):
         index, _, name = item.partition("=")
-        if not index.strip().isdigit() or not name.strip():
+        if not (index.strip().isascii() and index.strip().isdigit()) or len(index.strip()) > 3 \
+                or not name.strip():
             raise UsageError(f"--labels takes 1=thickness,2=rotation; got {item!r}")
         labels[int(index)] = name.strip()
-    structure = LatentStructure.from_json(data["structure"]).with_labels(labels)
+    structure = saved.structure.with_labels(labels)
     config = _json.loads(data["config"])
     config["structure"] = structure.to_dict()
     data.update(structure=structure.to_json(), config=_json.dumps(config, indent=2))
@@ -194,7 +248,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bngan", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="bngan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a generator", description="Train a Bayesian-network GAN.")
@@ -202,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "folder, dsprites")
     train.add_argument("--data-dir", help="data root (default $BNGAN_DATA_DIR or ../shared/data); for "
                        "'folder', the folder with one sub-folder per class")
-    train.add_argument("--image-size", type=int)
+    train.add_argument("--image-size", type=int, help="square side in pixels, a multiple of 4 (default: the data "
+                       "set's own; 'folder' images are resized to a square of the first image's shorter side)")
     train.add_argument("--imbalance", default="minority", choices=["none", "standard", "minority"])
     train.add_argument("--minority", help="minority classes, e.g. 8,9 (profile 'minority')")
     train.add_argument("--ir", type=float, default=10.0, help="imbalance ratio of the minority classes")
@@ -229,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=float, help="seconds of training")
     train.add_argument("--sample-every", type=int, default=100)
     train.add_argument("--checkpoint-every", type=int, default=500)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed_arg, default=0)
     train.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     train.add_argument("--resume", help="continue from this checkpoint")
     train.add_argument("--out", required=True, help="run folder (checkpoint.pt, config.json, metrics.jsonl, PNGs)")
@@ -243,8 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--checkpoint", required=True)
     sample.add_argument("--label", type=int, required=True)
     sample.add_argument("--n", type=int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--seed", type=seed_arg, default=0)
+    sample.add_argument("--device", default="cpu", choices=["auto", "cuda", "mps", "cpu"])
     sample.add_argument("--out", required=True, help="grid .png or arrays .npz")
     sample.set_defaults(func=cmd_sample)
 
@@ -255,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.add_argument("--label", type=int, default=0)
     traverse.add_argument("--steps", type=int, default=7)
     traverse.add_argument("--span", type=float, default=2.0)
-    traverse.add_argument("--seed", type=int, default=0)
-    traverse.add_argument("--device", default="cpu")
+    traverse.add_argument("--seed", type=seed_arg, default=0)
+    traverse.add_argument("--device", default="cpu", choices=["auto", "cuda", "mps", "cpu"])
     traverse.add_argument("--out", required=True)
     traverse.set_defaults(func=cmd_traverse)
 

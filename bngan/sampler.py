@@ -21,13 +21,19 @@ from bngan.config import TrainConfig
 from bngan.data import ImageDataset
 from bngan.device import DEVICES
 from bngan.errors import InvalidSettingError
-from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, LatentStructure
-from bngan.training import TrainedModel, Trainer
+from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, LatentStructure, StructureError
+from bngan.training import TrainedModel, Trainer, sample_codes
+
+MAX_CANDIDATES = 1000
+CANDIDATE_BYTES = 256 * 2**20  # candidate images held at once; more are scored in chunks of this size
 
 
 def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, tuple[int, int, int]]:
     """``(N, C, H, W)`` float32 from images ``(N, H, W)``, ``(N, C, H, W)`` or rows with ``image_shape``."""
-    X = np.asarray(X, dtype=np.float32)
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSettingError(f"X must be a numeric array of images: {str(exc)[:120]}") from None
     if X.ndim == 3:
         X = X[:, None]
     elif X.ndim == 2:
@@ -44,6 +50,25 @@ def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.n
     elif X.ndim != 4:
         raise InvalidSettingError(f"X must be images (N, H, W), (N, C, H, W) or rows (N, D); got shape {X.shape}")
     return X, tuple(X.shape[1:])  # type: ignore[return-value]
+
+
+def _check_images(X: np.ndarray) -> None:
+    """Square images with 1 or 3 channels and pixel values in [0, 1]; else a ValueError that says the fix.
+    Run after imbalanced-learn has checked ``y`` (its own checks use rows of two Gaussian features)."""
+    channels, height, width = X.shape[1:]
+    if height != width:
+        raise InvalidSettingError(f"images are {height}x{width} pixels; bngan works on square images: resize "
+                                  f"them to a square side such as {4 * round(max(height, width) / 4)}")
+    if channels not in (1, 3):
+        raise InvalidSettingError(f"images have {channels} channels; bngan takes 1 (grey) or 3 (RGB) in axis 1 "
+                                  "of (N, C, H, W)")
+    if X.size:
+        low, high = float(np.min(X)), float(np.max(X))
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise InvalidSettingError("X holds NaN or infinite pixel values")
+        if low < -1e-6 or high > 1 + 1e-6:
+            fix = "divide by 255" if high > 1 and high <= 255 and low >= 0 else "rescale them to [0, 1]"
+            raise InvalidSettingError(f"pixel values must be in [0, 1], got {low:g}..{high:g}: {fix}")
 
 
 class BNGANOversampler(BaseOverSampler):
@@ -74,7 +99,7 @@ class BNGANOversampler(BaseOverSampler):
         "image_shape": [tuple, list, None],
         "device": [StrOptions(set(DEVICES))],
         "real_share": [Interval(Real, 0, 1, closed="both")],
-        "candidates": [Interval(Integral, 1, None, closed="left")],
+        "candidates": [Interval(Integral, 1, MAX_CANDIDATES, closed="both")],
         "verbose": ["verbose"],
     }
 
@@ -112,6 +137,7 @@ class BNGANOversampler(BaseOverSampler):
 
     def _fit_resample(self, X, y):
         images = X.reshape(len(X), *self.image_shape_)
+        _check_images(images)
         classes = np.unique(y)
         self.classes_ = classes
         self.model_ = self._model(images, y)
@@ -137,6 +163,13 @@ class BNGANOversampler(BaseOverSampler):
             if not wanted <= set(range(len(model.class_names))):
                 raise InvalidSettingError(f"labels {sorted(wanted)} are not the checkpoint's classes "
                                  f"0..{len(model.class_names) - 1}")
+            cfg = model.generator.cfg
+            made = (cfg.channels, cfg.image_size, cfg.image_size)
+            if tuple(images.shape[1:]) != made:
+                raise InvalidSettingError(
+                    f"X holds {'x'.join(map(str, images.shape[1:]))} images (C x H x W) but the checkpoint makes "
+                    f"{'x'.join(map(str, made))}: resize X to {cfg.image_size}x{cfg.image_size} with "
+                    f"{cfg.channels} channel(s), or train without a checkpoint")
             return model
         index = {label: i for i, label in enumerate(self.classes_)}
         labels = torch.tensor([index[v] for v in y.tolist()])
@@ -165,6 +198,10 @@ class BNGANOversampler(BaseOverSampler):
             return self.structure
         if self.structure in PRESETS:
             return LatentStructure.preset(self.structure, self.k)
+        if isinstance(self.structure, str) and not self.structure.lstrip().startswith("{"):
+            shown = self.structure if len(self.structure) <= 40 else self.structure[:37] + "..."
+            raise StructureError(f"structure {shown!r} is neither a preset ({', '.join(PRESETS)}) nor a "
+                                 "structure JSON ('{\"k\": ..., \"edges\": ...}')")
         return LatentStructure.from_json(self.structure)
 
     def generate(self, label, n: int, seed: int | None = None) -> np.ndarray:
@@ -173,9 +210,38 @@ class BNGANOversampler(BaseOverSampler):
             raise InvalidSettingError("call fit_resample first (or pass checkpoint=...)")
         index = getattr(self, "_label_index", None)
         code = index[label] if index is not None else int(label)
-        per_image = int(self.candidates)
-        images = self.model_.generate(torch.full((int(n) * per_image,), code), seed=seed)
-        if per_image > 1:
-            realness = self.model_.realness(images, torch.full((len(images),), code))
-            images = images[realness.argsort(descending=True)[: int(n)]]
-        return images.numpy()
+        per_image, n = int(self.candidates), int(n)
+        cfg = self.model_.generator.cfg
+        chunk = max(1, CANDIDATE_BYTES // (4 * cfg.channels * cfg.image_size ** 2))
+        if n * per_image <= chunk:
+            images = self.model_.generate(torch.full((n * per_image,), code), seed=seed)
+            if per_image > 1:
+                realness = self.model_.realness(images, torch.full((len(images),), code))
+                images = images[realness.argsort(descending=True)[:n]]
+            return images.numpy()
+        return self._best_of_chunks(code, n, per_image, chunk, seed).numpy()
+
+    def _best_of_chunks(self, code: int, n: int, per_image: int, chunk: int, seed: int | None) -> torch.Tensor:
+        """The ``n`` most realistic of ``n * per_image`` candidates, drawn and scored ``chunk`` at a time, so
+        memory stays bounded (about ``chunk + n`` images) whatever ``candidates`` is."""
+        rng = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator().manual_seed(
+            int(torch.randint(2**31, (1,))))
+        cfg, config = self.model_.generator.cfg, self.model_.config
+        best = scores = None
+        left = n * per_image
+        while left > 0:
+            m = min(chunk, left)
+            left -= m
+            labels = torch.full((m,), code)
+            codes = sample_codes(m, cfg.code_dim, config.code_prior, rng)
+            z = torch.randn(m, cfg.z_dim, generator=rng)
+            images = self.model_.generate(labels, codes=codes, z=z)
+            if per_image > 1:
+                realness = self.model_.realness(images, labels)
+            else:
+                realness = torch.zeros(m)
+            if best is not None:
+                images, realness = torch.cat([best, images]), torch.cat([scores, realness])
+            keep = realness.argsort(descending=True, stable=True)[:n]
+            best, scores = images[keep], realness[keep]
+        return best

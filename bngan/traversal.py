@@ -14,14 +14,19 @@ from skimage.morphology import skeletonize
 from bngan.errors import InvalidSettingError
 from bngan.training import TrainedModel
 
+MAX_STEPS, MAX_SPAN = 1001, 100.0
 ATTRIBUTES = ("thickness", "slant", "ink", "width", "height", "cx", "cy", "orientation")
 
 
 def code_values(steps: int = 7, span: float = 2.0) -> torch.Tensor:
     """Evenly spaced code values in ``[-span, span]``."""
-    if steps < 2:
-        raise InvalidSettingError("a traversal needs at least 2 steps")
-    return torch.linspace(-span, span, steps)
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or not 2 <= steps <= MAX_STEPS:
+        raise InvalidSettingError(f"a traversal needs 2 to {MAX_STEPS} steps, got {steps!r}")
+    if isinstance(span, bool) or not isinstance(span, int | float | np.number) or not np.isfinite(span) \
+            or not 0 < float(span) <= MAX_SPAN:
+        raise InvalidSettingError(f"the span of a traversal must be a number above 0 and at most {MAX_SPAN:g} "
+                                  f"(codes are drawn from N(0, 1)), got {span!r}")
+    return torch.linspace(-float(span), float(span), int(steps))
 
 
 def _base(model: TrainedModel, n: int, seed: int, codes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,6 +34,18 @@ def _base(model: TrainedModel, n: int, seed: int, codes: torch.Tensor | None) ->
     z = torch.randn(1, model.generator.cfg.z_dim, generator=g).repeat(n, 1)
     base = torch.zeros(1, model.structure.k) if codes is None else torch.as_tensor(codes, dtype=torch.float32)
     return z, base.reshape(1, -1).repeat(n, 1)
+
+
+def _values(values: torch.Tensor | None) -> torch.Tensor:
+    """The code values of a sweep: the default, or given ones that are finite and not absurd."""
+    if values is None:
+        return code_values()
+    values = torch.as_tensor(values, dtype=torch.float32).reshape(-1)
+    if not 1 <= len(values) <= MAX_STEPS or not bool(torch.isfinite(values).all()) \
+            or float(values.abs().max()) > MAX_SPAN:
+        raise InvalidSettingError(f"traversal values must be 1 to {MAX_STEPS} finite numbers within "
+                                  f"±{MAX_SPAN:g}")
+    return values
 
 
 def _check_code(model: TrainedModel, code: int) -> None:
@@ -40,7 +57,7 @@ def strip(model: TrainedModel, label: int, code: int, values: torch.Tensor | Non
           codes: torch.Tensor | None = None) -> torch.Tensor:
     """Images ``(steps, C, H, W)`` as code ``code`` (1-based) sweeps ``values``, everything else fixed."""
     _check_code(model, code)
-    values = code_values() if values is None else torch.as_tensor(values, dtype=torch.float32)
+    values = _values(values)
     z, c = _base(model, len(values), seed, codes)
     c[:, code - 1] = values
     return model.generate(torch.full((len(values),), label), codes=c, z=z)
@@ -51,7 +68,7 @@ def grid(model: TrainedModel, label: int, code_x: int, code_y: int, values: torc
     """Images ``(steps * steps, C, H, W)``: rows sweep ``code_y``, columns sweep ``code_x``."""
     _check_code(model, code_x)
     _check_code(model, code_y)
-    values = code_values() if values is None else torch.as_tensor(values, dtype=torch.float32)
+    values = _values(values)
     n = len(values)
     z, c = _base(model, n * n, seed, codes)
     c[:, code_y - 1] = values.repeat_interleave(n)

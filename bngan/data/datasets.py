@@ -149,28 +149,47 @@ def _torchvision(name: str, train: bool, root: str, download: bool) -> ImageData
     return ImageDataset(images, ds.targets.clone().long(), list(names), name)
 
 
+MAX_FOLDER_PIXELS = 4096 * 4096  # per image: far above what a GAN of at most 128 px needs, far below a bomb
+
+
 def _folder(root: str, channels: int) -> ImageDataset:
+    """One sub-folder of images per class (hidden folders skipped). Every image is resized to one square
+    side S: the shorter side of the first image read, clamped to 8..128 (a non-square image is stretched
+    to the square; ``image_size`` then resizes again). An empty class folder, an unreadable image and an
+    image over 4096 x 4096 pixels (a decompression bomb) are refused by name."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     base = Path(root)
     if not base.is_dir():
         raise DataError(f"image folder {base} does not exist: give a folder with one sub-folder per class")
-    classes = sorted(p.name for p in base.iterdir() if p.is_dir())
+    classes = sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise DataError(f"{base} needs at least two class sub-folders, found {len(classes)}")
     mode = "L" if channels == 1 else "RGB"
-    images, labels, size = [], [], None
+    images, labels, side = [], [], None
     for c, cls in enumerate(classes):
-        files = sorted(f for f in (base / cls).iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+        files = sorted(f for f in (base / cls).iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
+        if not files:
+            raise DataError(f"the class folder {base / cls} holds no images ({', '.join(IMAGE_EXTENSIONS)}): add "
+                            "some or remove the folder")
         for f in files:
             try:
-                img = Image.open(f).convert(mode)
-            except (UnidentifiedImageError, OSError) as exc:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(f) as opened:
+                        width, height = opened.size
+                        if width * height > MAX_FOLDER_PIXELS:
+                            raise DataError(f"{f} is {width} x {height} pixels: refused (images are read up to "
+                                            "4096 x 4096; a larger one may be a decompression bomb); shrink it")
+                        img = opened.convert(mode)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise DataError(f"{f} is refused as a decompression bomb (too many pixels); shrink it") from None
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
                 raise DataError(f"cannot read image {f}: {exc}") from None
-            size = size or img.size
-            arr = np.asarray(img.resize(size), dtype=np.float32) / 255.0
+            side = side or min(128, max(8, min(img.size)))
+            arr = np.asarray(img.resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
             images.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
             labels.append(c)
-    if not images:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {base}")
     return ImageDataset(torch.tensor(np.stack(images)), torch.tensor(labels), classes, f"folder:{base.name}")
