@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "bngan-uploads"
 MAX_UPLOAD_MB = 256
+UPLOAD_MAX_AGE_S = 24 * 3600  # uploaded checkpoints older than this are deleted at the next upload
 
 SELECT_KEY = "trav_checkpoint"  # the chosen checkpoint path
 COMPARE_KEY = "trav_compare"  # the second model of the side-by-side view
@@ -63,6 +64,7 @@ def on_upload() -> None:
         return
     raw = uploaded.getvalue()
     UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    prune_uploads()
     path = UPLOAD_DIR / f"{hashlib.sha1(raw).hexdigest()[:12]}-{_safe_name(uploaded.name)}"
     path.write_bytes(raw)
     try:
@@ -74,6 +76,32 @@ def on_upload() -> None:
         return
     st.session_state.setdefault(UPLOADS_KEY, {})[str(path)] = f"Uploaded: {uploaded.name}"
     st.session_state[SELECT_KEY] = str(path)
+
+
+def prune_uploads(max_age_s: float = UPLOAD_MAX_AGE_S) -> int:
+    """Delete uploaded checkpoints older than ``max_age_s`` (kept by no session for that long) and the
+    half-written files of failed uploads, so the temporary folder does not fill up; how many went."""
+    import time
+
+    removed = 0
+    cutoff = time.time() - max_age_s
+    for old in UPLOAD_DIR.glob("*"):
+        try:
+            if old.is_file() and old.stat().st_mtime < cutoff:
+                old.unlink()
+                removed += 1
+        except OSError:  # another session removed it first
+            continue
+    for session_path in list(st.session_state.get(UPLOADS_KEY, {})):
+        if not Path(session_path).is_file():  # pruned: drop it from this session's menu too
+            st.session_state[UPLOADS_KEY].pop(session_path, None)
+    return removed
+
+
+def upload_cap_mb() -> int:
+    """What an upload may weigh: the widget's own limit, never above the server's (``server.maxUploadSize``),
+    so a too-large file is refused in the browser with the size instead of a bare HTTP 413."""
+    return max(1, min(MAX_UPLOAD_MB, int(st.get_option("server.maxUploadSize"))))
 
 
 def followed_run_checkpoint() -> str | None:
@@ -90,14 +118,13 @@ def followed_run_checkpoint() -> str | None:
 def upload_controls(expanded: bool) -> None:
     """The checkpoint uploader, folded away unless there is no model to show."""
     with st.expander("Upload a checkpoint", expanded=expanded):
+        cap = upload_cap_mb()
         st.file_uploader("Upload a checkpoint (.pt)", type=["pt"], key=upload_key(), on_change=on_upload,
-                         max_upload_size=MAX_UPLOAD_MB,
+                         max_upload_size=cap,
                          help="A checkpoint.pt from a bngan run (Train page: Download checkpoint).")
-        server_cap = int(st.get_option("server.maxUploadSize"))
-        if server_cap < 64:  # the server refuses bigger bodies whatever the widget says
-            st.caption(f"This server accepts uploads up to {server_cap} MB (`server.maxUploadSize`); a "
-                       "checkpoint is a few MB (11 MB for a fast-preset run). Larger ones: put the run folder "
-                       "under the runs folder, where the menu above finds it.")
+        st.caption(f"Up to {cap} MB (`server.maxUploadSize`); a checkpoint is a few MB (11 MB for a "
+                   "fast-preset run). Larger ones: put the run folder under the runs folder, where the menu "
+                   "above finds it.")
 
 
 def choose_model() -> tuple[str, TrainedModel] | None:
