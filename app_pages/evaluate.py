@@ -28,6 +28,7 @@ DATASETS = {"digits": "digits (bundled, no download)", "mnist": "MNIST", "fashio
 METHODS = {
     "none": "none (no oversampling)", "ros": "random oversampling",
     "aug": "augmentation (no resampling)", "ros-aug": "random oversampling + augmentation", "smote": "SMOTE",
+    "deepsmote": "DeepSMOTE (SMOTE in an autoencoder's codes)",
     "borderline-smote": "Borderline-SMOTE", "adasyn": "ADASYN", "infogan": "InfoGAN (same networks)",
     "bngan": "bngan (disentangled)", "bngan-entangled": "bngan (entangled)",
     "bngan-reference": "bngan (reference code's structure)",

@@ -182,6 +182,13 @@ OVERSAMPLERS: dict[str, OversamplerFactory] = {
 """Name → factory ``(random_state=0, sampling_strategy="auto", **options) -> sampler``; see the module doc."""
 
 
+def _deepsmote(random_state: Any = 0, sampling_strategy: Any = "auto", **kw: Any) -> ImageSampler:
+    from bngan.evaluation.deepsmote import DeepSMOTE  # its networks are built only when the row runs
+
+    return DeepSMOTE(sampling_strategy=sampling_strategy, random_state=random_state, **kw)
+
+
+OVERSAMPLERS["deepsmote"] = _deepsmote
 AUGMENTED_ROWS = ("aug", "ros-aug")
 
 
