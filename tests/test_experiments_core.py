@@ -156,6 +156,7 @@ class NoTorch(importlib.abc.MetaPathFinder):
             raise ImportError(f"torch is blocked here ({name})")
 
 sys.meta_path.insert(0, NoTorch())
+from bngan.experiments import structure
 from bngan.experiments.disentangle import report as disentangle
 from bngan.experiments.table1 import report as table1
 
@@ -164,6 +165,10 @@ for folder in sorted(Path(sys.argv[1]).iterdir()):
     if table1.is_experiment_folder(folder):
         results = table1.collect(folder)
         same = table1.markdown_report(results) == (folder / "table.md").read_text()
+    elif structure.is_experiment_folder(folder):
+        results = structure.collect(folder)
+        text = structure.markdown_report(results["summary"], results["real_coupling"])
+        same = text == (folder / "report.md").read_text()
     elif (folder / "experiment.json").is_file():
         results = disentangle.collect(folder)
         same = disentangle.markdown_table(results["summary"]) == (folder / "table.md").read_text()

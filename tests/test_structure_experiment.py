@@ -31,6 +31,9 @@ def test_cells_are_resumable_and_refreshed_when_settings_change(tmp_path):
     assert set(summary) == {"disentangled", "entangled"}
     text = bench.write_report(out, summary, None)
     assert "| entangled | 1 |" in text and json.loads((out / "summary.json").read_text())["summary"]
+    assert bench.is_experiment_folder(out)
+    found = bench.collect(out)  # the finer settings of the last run are the folder's now
+    assert found["n_done"] == 1 and found["stale"] == ["disentangled-s0"] and not found["complete"]
 
 
 def test_a_run_with_other_settings_is_not_reused(tmp_path):

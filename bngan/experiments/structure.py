@@ -20,7 +20,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from bngan.experiments.core import Cell, CellStore, fingerprint, product_grid, run_cells, sort_records
+from bngan.experiments.core import (
+    SPEC_FILE,
+    Cell,
+    CellStore,
+    fingerprint,
+    product_grid,
+    read_json,
+    run_cells,
+    sort_records,
+    write_json,
+)
 from bngan.files import atomic_write_text
 
 VARIANTS = {  # name: (structure preset, regulariser mode, λ_reg, what the drawing trains: TrainConfig.reg_through)
@@ -144,10 +154,33 @@ def real_coupling(settings: Settings, attributes: tuple[str, ...]) -> dict:
     return {"attributes": list(attributes), "coupling": np.mean(per_class, axis=0).round(3).tolist()}
 
 
+EXPERIMENT = "structure"
+
+
+def is_experiment_folder(folder: Path) -> bool:
+    spec = read_json(Path(folder) / SPEC_FILE)
+    return isinstance(spec, dict) and spec.get("experiment") == EXPERIMENT
+
+
+def collect(folder: Path) -> dict:
+    """A folder's cells read against its settings (torch-free): the valid ones, how many are stale, the
+    summary; ``complete`` when no stored cell is stale or failed."""
+    spec = {k: v for k, v in read_json(Path(folder) / SPEC_FILE).items() if k != "experiment"}
+    settings = Settings(**spec)
+    records = CellStore(folder).records()
+    seeds = sorted({int(r.get("seed", 0)) for r in records})
+    found = sort_records(records, settings.grid(list(VARIANTS), seeds))
+    saved = read_json(Path(folder) / "summary.json") or {}
+    return {"settings": spec, "cells": found.valid, "n_done": len(found.valid), "stale": found.stale,
+            "failures": found.failures, "complete": not found.stale and not found.failures,
+            "summary": summarise(found.valid), "real_coupling": saved.get("real_coupling")}
+
+
 def run(settings: Settings, variants: list[str], seeds: list[int], runs: Path, out: Path) -> list[dict]:
     """Compute the missing or outdated cells one by one (each written as soon as it is done); return every
     stored cell that still matches these settings, whichever run computed it."""
     store = CellStore(out)
+    write_json(Path(out) / SPEC_FILE, {"experiment": EXPERIMENT, **asdict(settings)})
     run_cells(settings.grid(variants, seeds), lambda cell, stage: compute_cell(settings, cell["variant"],
                                                                                cell["seed"], runs), store,
               progress=lambda event: print(event["message"], flush=True) if event["event"] != "stage" else None,
@@ -197,7 +230,8 @@ def _pm(pair: tuple[float, float] | list[float]) -> str:
     return f"{pair[0]:.3f} ± {pair[1]:.3f}"
 
 
-def write_report(out: Path, summary: dict, coupling: dict | None) -> str:
+def markdown_report(summary: dict, coupling: dict | None) -> str:
+    """The report's text (torch-free, so committed results can be re-read anywhere)."""
     lines = ["# Does the drawing shape the codes? (bench structure)", "",
              "Mean over seeds ± the half-width of a 95% t-interval. Effects are in units of the attribute's "
              "spread among the class's ordinary samples, mean over classes of |change from code −2 to +2|.", "",
@@ -226,7 +260,11 @@ def write_report(out: Path, summary: dict, coupling: dict | None) -> str:
                   "|---|" + "---|" * len(coupling["attributes"])]
         for name, row in zip(coupling["attributes"], coupling["coupling"]):
             lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row) + " |")
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, summary: dict, coupling: dict | None) -> str:
+    text = markdown_report(summary, coupling)
     atomic_write_text(out / "report.md", text)
     atomic_write_text(out / "summary.json", json.dumps({"summary": summary, "real_coupling": coupling}, indent=1))
     return text
@@ -250,6 +288,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", default="runs/structure", help="where the models are trained / reused")
     parser.add_argument("--out", default="results/structure")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite report.md and summary.json from the stored cells (trains nothing)")
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(variants) - set(VARIANTS))
@@ -262,6 +302,14 @@ def main(argv: list[str]) -> int:
     settings = Settings(dataset=args.dataset, imbalance=args.imbalance, steps=args.steps,
                         effect_seeds=args.effect_seeds)
     out = Path(args.out)
+    if args.report_only:
+        if not (out / SPEC_FILE).is_file():  # cells from before the settings file: these settings made them
+            write_json(out / SPEC_FILE, {"experiment": EXPERIMENT, **asdict(settings)})
+        found = collect(out)
+        coupling = found["real_coupling"] or (real_coupling(settings, tuple(found["cells"][0]["matrix"][
+            "attributes"])) if found["cells"] else None)
+        print(write_report(out, found["summary"], coupling))
+        return 0
     cells = run(settings, variants, args.seeds, Path(args.runs), out)
     attributes = tuple(cells[0]["matrix"]["attributes"]) if cells else ()
     coupling = real_coupling(settings, attributes) if cells else None

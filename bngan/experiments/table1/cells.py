@@ -203,6 +203,8 @@ def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts
                    "batch_size": config.gan_batch_size, "device": config.device}
         if checkpoint is not None:
             options["checkpoint"] = str(checkpoint)
+    elif method == "deepsmote":
+        options = {"steps": config.deepsmote_steps, "device": "cpu" if config.device == "auto" else config.device}
     strategy = resolve_sampling_strategy(config.sampling_strategy, counts)
     return make_oversampler(method, random_state=fold, sampling_strategy=strategy, **options)
 

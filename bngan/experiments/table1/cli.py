@@ -54,6 +54,7 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--dgc-epochs", type=int, default=50)
     parser.add_argument("--dgc-width", type=float, default=1.0, help="DGC channel width (0.25 for CPU runs)")
     parser.add_argument("--dgc-steps", type=int, default=None, help="cap on DGC iterations")
+    parser.add_argument("--deepsmote-steps", type=int, default=2000, help="autoencoder steps of the DeepSMOTE row")
     parser.add_argument("--dgc-draws", type=int, default=10,
                         help="DGC test-time draws per class (10 as in the paper; fewer for CPU runs)")
     parser.add_argument("--dgc-lr", type=float, default=1e-5,
@@ -92,6 +93,7 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         classifier_epochs=args.classifier_epochs, gan_steps=args.gan_steps, gan_preset=args.gan_preset,
         gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
         dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
+        deepsmote_steps=args.deepsmote_steps,
         dgc_draws=args.dgc_draws, dgc_lr=args.dgc_lr, quality=args.quality,
         reference=args.reference or ExperimentConfig.reference,
         data_dir=args.data_dir, device=args.device)

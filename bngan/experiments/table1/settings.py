@@ -50,6 +50,7 @@ class ExperimentConfig:
     dgc_epochs: int = scoped(scope="dgc", default=50)
     dgc_width: float = scoped(scope="dgc", default=1.0)
     dgc_steps: int | None = scoped(scope="dgc", default=None)
+    deepsmote_steps: int = scoped(scope="deepsmote", default=2000)  # autoencoder steps of the DeepSMOTE row
     # Monte-Carlo draws per class at test time (the paper's 10; fewer = faster, noisier)
     dgc_draws: int = scoped(scope="dgc", default=10)
     dgc_lr: float = scoped(scope="dgc", default=1e-5)  # the paper's; short CPU budgets need more
@@ -91,7 +92,7 @@ class ExperimentConfig:
                                       f"{', '.join(available_methods())}")
         if not isinstance(self.folds, int) or self.folds < 1:
             raise ExperimentError(f"folds must be a positive integer, got {self.folds!r}")
-        for name in ("classifier_steps", "classifier_epochs", "dgc_steps", "dgc_draws"):
+        for name in ("classifier_steps", "classifier_epochs", "dgc_steps", "dgc_draws", "deepsmote_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ExperimentError(f"{name} must be a positive integer, got {value!r}")
@@ -192,7 +193,8 @@ def setting_tag(imbalance: Mapping) -> str:
 
 def applies(scope: str, method: str) -> bool:
     """Whether settings of ``scope`` decide the result of a ``method`` row."""
-    return {"cnn": method != "dgc", "gan": is_gan(method), "dgc": method == "dgc"}[scope]
+    return {"cnn": method != "dgc", "gan": is_gan(method), "dgc": method == "dgc",
+            "deepsmote": method == "deepsmote"}[scope]
 
 
 def _coords(config: ExperimentConfig, dataset: str, setting: int, fold: int, method: str) -> dict:
