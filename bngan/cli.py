@@ -24,10 +24,16 @@ class UsageError(InvalidSettingError):
     """Bad input from the command line."""
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A user's argument as a message quotes it, cut when it is long."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad option as one line (``bngan train: error: ...``), not a page of usage."""
 
     def error(self, message: str) -> NoReturn:
+        message = message if len(message) <= 300 else message[:297] + "..."
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -36,9 +42,9 @@ def seed_arg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give a whole number") from None
+        raise argparse.ArgumentTypeError(f"invalid seed {shown(text)}: give a whole number") from None
     if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seed must be from 0 to {MAX_SEED}, got {text}")
+        raise argparse.ArgumentTypeError(f"seed must be from 0 to {MAX_SEED}, got {shown(text)}")
     return value
 
 
@@ -49,12 +55,12 @@ def _structure_arg(text: str) -> dict:
     name, _, k = text.partition(":")
     if name in PRESETS:
         if k and not (k.isascii() and k.isdigit() and len(k) <= 3):
-            raise UsageError(f"--structure {text!r}: the number of codes after ':' must be a whole number, "
+            raise UsageError(f"--structure {shown(text)}: the number of codes after ':' must be a whole number, "
                              f"e.g. {name}:4")
         return LatentStructure.preset(name, int(k) if k else 3).to_dict()
     path = Path(text)
     if not path.is_file():
-        raise UsageError(f"--structure {text!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
+        raise UsageError(f"--structure {shown(text)} is neither a preset ({', '.join(PRESETS)}) nor a JSON file")
     if path.stat().st_size > MAX_JSON_CHARS:
         raise UsageError(f"--structure {text}: the file is {path.stat().st_size:,} bytes; a structure JSON is at "
                          f"most {MAX_JSON_CHARS:,}")
@@ -68,7 +74,7 @@ def _imbalance_arg(args: argparse.Namespace) -> dict:
     if args.minority:
         parts = [c.strip() for c in args.minority.split(",")]
         if not all(c.isascii() and c.isdigit() and len(c) <= 4 for c in parts):
-            raise UsageError(f"--minority takes class numbers such as 8,9; got {args.minority!r}")
+            raise UsageError(f"--minority takes class numbers such as 8,9; got {shown(args.minority)}")
         minority = [int(c) for c in parts]
     return Imbalance(args.imbalance, minority_classes=minority, ir=args.ir).to_dict()
 
@@ -205,7 +211,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         index, _, name = item.partition("=")
         if not (index.strip().isascii() and index.strip().isdigit()) or len(index.strip()) > 3 \
                 or not name.strip():
-            raise UsageError(f"--labels takes 1=thickness,2=rotation; got {item!r}")
+            raise UsageError(f"--labels takes 1=thickness,2=rotation; got {shown(item)}")
         labels[int(index)] = name.strip()
     structure = saved.structure.with_labels(labels)
     config = _json.loads(data["config"])

@@ -49,6 +49,8 @@ def _as_images(X: np.ndarray, image_shape: tuple[int, ...] | None) -> tuple[np.n
         X = X.reshape(len(X), *shape)
     elif X.ndim != 4:
         raise InvalidSettingError(f"X must be images (N, H, W), (N, C, H, W) or rows (N, D); got shape {X.shape}")
+    if X.size and not np.isfinite(X).all():
+        raise InvalidSettingError("X holds NaN or infinite pixel values: pixel values must be numbers in [0, 1]")
     return X, tuple(X.shape[1:])  # type: ignore[return-value]
 
 

@@ -44,14 +44,19 @@ def latent(i: int) -> str:
     return f"c{i}'"
 
 
+def shown(name: object, limit: int = 40) -> str:
+    """A node name as a message shows it: quoted, and cut when a hostile file made it long."""
+    text = str(name)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_node(name: str, k: int) -> tuple[str, int]:
     """Split a node name into its kind ('observed' or 'latent') and its 1-based index."""
     text = str(name).strip()
     match = NODE.fullmatch(text) if len(text) <= 8 else None  # exactly c<i> or c<i>': no c01, c1'', c١
     if match is None or not 1 <= int(match.group(1)) <= k:
-        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
         raise StructureError(
-            f"unknown node {shown}: nodes are c1..c{k} (observed) and c1'..c{k}' (latent)",
+            f"unknown node {shown(repr(name))}: nodes are c1..c{k} (observed) and c1'..c{k}' (latent)",
         )
     return ("latent" if match.group(2) else "observed"), int(match.group(1))
 
@@ -251,7 +256,7 @@ def find_problems(k: int, edges: Iterable[tuple[str, str]]) -> list[StructureErr
             parse_node(parent, k)
             kind, _ = parse_node(child, k)
         except StructureError as exc:
-            problems.append(StructureError(f"edge {parent} -> {child}: {exc}", edges=edge))
+            problems.append(StructureError(f"edge {shown(parent)} -> {shown(child)}: {exc}", edges=edge))
             continue
         if kind == "observed":
             problems.append(StructureError(
