@@ -69,8 +69,9 @@ def _write_failure(target: Path, exc: BaseException) -> OSError:
         reason = f"the disk holding {target.parent} is full ({free / 2**20:.0f} MB free)"
     else:
         reason = f"writing failed ({str(exc).strip().splitlines()[0][:120]})"
-    return OSError(errno.ENOSPC, f"could not save the checkpoint {target}: {reason}; {kept}. Free some space "
-                   "and resume")
+    error = OSError(f"could not save the checkpoint {target}: {reason}; {kept}. Free some space and resume")
+    error.errno = errno.ENOSPC  # set apart, so the message does not start with "[Errno 28]"
+    return error
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
