@@ -15,6 +15,8 @@ COMMANDS = {
     "disentangle": ("bngan.experiments.disentangle.cli", "Figure 4b: FactorVAE score on dSprites"),
     "structure": ("bngan.experiments.structure", "effect matrices: does the drawn DAG shape what each code does?"),
     "render": ("bngan.data.dsprites", "dSprites rendering speed (images/s)"),
+    "gpu-check": ("bngan.bench.gpu_check", "every CUDA path (train, resume, sample, traverse, oversampler, DGC, "
+                  "table1) once: pass/fail per path"),
 }
 
 
