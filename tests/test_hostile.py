@@ -640,3 +640,56 @@ def test_a_non_square_data_set_is_refused_before_training() -> None:
     data = ImageDataset(torch.rand(8, 1, 20, 40), torch.arange(8) % 2, ["a", "b"])
     with pytest.raises(InvalidSettingError, match="square"):
         Trainer(TrainConfig(steps=1, z_dim=8, device="cpu", imbalance={"profile": "none"}), dataset=data)
+
+
+# the pages ---------------------------------------------------------------------------------------------------
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def traversals(run: Path, good: dict, tmp_path: Path, monkeypatch) -> tuple:
+    """The Traversals page over a runs folder with one good run and one hand-edited one (step "abc")."""
+    from streamlit.testing.v1 import AppTest
+
+    runs = tmp_path / "runs"
+    (runs / "good").mkdir(parents=True)
+    (runs / "good" / "checkpoint.pt").write_bytes(run.read_bytes())
+    (runs / "edited").mkdir()
+    _damaged(good, EDITS["step-text"][0], runs / "edited" / "checkpoint.pt")
+    monkeypatch.setenv("BNGAN_RUNS_DIR", str(runs))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("app_pages/traversals.py").run()
+    at.selectbox(key="trav_checkpoint").set_value(str(runs / "good" / "checkpoint.pt")).run()
+    assert not at.exception, at.exception
+    return at, runs
+
+
+def test_a_hand_edited_run_is_an_inline_error_on_every_rerun(traversals: tuple) -> None:
+    at, runs = traversals
+    at.selectbox(key="trav_checkpoint").set_value(str(runs / "edited" / "checkpoint.pt")).run()
+    for _ in range(2):  # and again on the next rerun
+        assert not at.exception, at.exception
+        assert any("'step' must be a whole number" in e.value for e in at.error)
+        at.run()
+
+
+@pytest.mark.parametrize("case", ["flipped-weights", "pickled-code", "nan-generator", "structure-k"])
+def test_damaged_uploads_are_refused_inline_and_not_kept(case: str, traversals: tuple, run: Path, good: dict,
+                                                          tmp_path: Path) -> None:
+    import hashlib
+    import tempfile
+
+    at, _ = traversals
+    if case in EDITS:
+        content = _damaged(good, EDITS[case][0], tmp_path / "upload.pt").read_bytes()
+        needle = EDITS[case][1]
+    else:
+        path, needle = _files(run, tmp_path)[case]
+        content = path.read_bytes()
+    chosen = at.selectbox(key="trav_checkpoint").value
+    at.file_uploader[0].set_value(("bad.pt", content, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert any("Could not use bad.pt" in e.value and needle in e.value for e in at.error)
+    assert at.selectbox(key="trav_checkpoint").value == chosen  # the current model is kept
+    kept = Path(tempfile.gettempdir()) / "bngan-uploads"
+    assert not list(kept.glob(f"{hashlib.sha1(content).hexdigest()[:12]}-*"))  # nothing left behind
