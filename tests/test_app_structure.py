@@ -278,3 +278,28 @@ def test_measured_model_is_scored_against_the_drawing(app: AppTest) -> None:
     broken = with_edges(app, [["c1", "c1'"], ["c2", "c2'"]])  # c3' has no parent
     assert not any(m.value.startswith("Agreement of this model") for m in broken.markdown)
     assert any("Fix the drawing's problems" in c.value for c in broken.caption)
+
+
+def test_the_drawing_survives_a_reload_through_the_url() -> None:
+    """The structure (valid or not) and its labels are kept in ``?structure=``; a fresh session (a browser
+    reload empties the session) starts from it; a malformed URL falls back to the default."""
+    first = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    edited = with_edges(first, [["c1", "c1'"], ["c2", "c2'"], ["c3", "c3'"], ["c1", "c2'"]])
+    edited.text_input(key=state.label_widget_key(2)).set_value("slant").run()
+    url = edited.query_params[state.QUERY_KEY]
+    url = url[0] if isinstance(url, list) else url
+    assert json.loads(url)["labels"]["2"] == "slant"
+
+    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    reloaded.query_params[state.QUERY_KEY] = url
+    reloaded.run()
+    assert table_edges(reloaded) == [["c1", "c1'"], ["c2", "c2'"], ["c3", "c3'"], ["c1", "c2'"]]
+    assert reloaded.text_input(key=state.label_widget_key(2)).value == "slant"
+
+    for bad in ("{", '{"k": 99, "edges": [], "labels": {}}', '{"k": true, "edges": [], "labels": {}}',
+                '{"k": 3, "edges": [["c1"]], "labels": {}}', "[" * 5000):
+        assert state.structure_from_url(bad) is None
+        fallback = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+        fallback.query_params[state.QUERY_KEY] = bad
+        fallback.run()
+        assert not fallback.exception and table_edges(fallback) == ENTANGLED

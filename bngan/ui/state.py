@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from bngan.structure import LatentStructure, StructureError, find_problems
+from bngan.structure import MAX_CODES, MAX_EDGES, MIN_CODES, LatentStructure, StructureError, find_problems
 
 STATE_KEY = "structure"  # {k, edges: [[parent, child], ...], labels: {i: label}}
 ACK_KEY = "structure_ack"  # seq of the last drawing edit stored (the editor keeps its drawing until then)
@@ -29,6 +29,8 @@ COLUMNS = ("parent", "child")
 DEFAULT_PRESET, DEFAULT_K = "entangled", 3
 DEFAULT_LABELS = {1: "thickness", 2: "rotation", 3: "thick+rot"}
 MAX_IMPORT_BYTES = 64 * 1024
+QUERY_KEY = "structure"  # ?structure=<compact JSON>: the drawing survives a browser reload
+MAX_QUERY_CHARS = 8000
 
 
 def label_widget_key(i: int) -> str:
@@ -46,10 +48,46 @@ def _as_dict(structure: LatentStructure) -> dict[str, Any]:
 
 
 def ensure_structure() -> dict[str, Any]:
-    """Initialise the session on the first visit and return the (mutable) structure dict."""
+    """Initialise the session on the first visit (from the URL after a reload, else the default) and return
+    the (mutable) structure dict; the URL is kept in step with it, so a reload loses no drawing."""
     if STATE_KEY not in st.session_state:
-        set_structure(**default_structure())
-    return st.session_state[STATE_KEY]
+        set_structure(**(structure_from_url(st.query_params.get(QUERY_KEY)) or default_structure()))
+    data = st.session_state[STATE_KEY]
+    encoded = encode_structure(data)
+    if st.query_params.get(QUERY_KEY) != encoded:  # a page switch may have dropped it
+        st.query_params[QUERY_KEY] = encoded
+    return data
+
+
+def encode_structure(data: Mapping[str, Any]) -> str:
+    """The structure being edited (valid or not) as compact JSON for the URL."""
+    import json
+
+    return json.dumps({"k": data["k"], "edges": data["edges"], "labels": data["labels"]}, separators=(",", ":"))
+
+
+def structure_from_url(text: str | None) -> dict[str, Any] | None:
+    """The structure a URL holds, or None when it holds none or something malformed (never an exception:
+    a hand-edited URL falls back to the default structure)."""
+    import json
+
+    if not text or len(text) > MAX_QUERY_CHARS:
+        return None
+    try:
+        data = json.loads(text)
+        k, edges, labels = data["k"], data["edges"], data["labels"]
+        if isinstance(k, bool) or not isinstance(k, int) or not MIN_CODES <= k <= MAX_CODES:
+            return None
+        if not isinstance(edges, list) or len(edges) > MAX_EDGES or not all(
+                isinstance(e, list) and len(e) == 2 and all(isinstance(n, str) and len(n) <= 8 for n in e)
+                for e in edges):
+            return None
+        if not isinstance(labels, dict):
+            return None
+        labels = {int(i): str(v)[:40] for i, v in labels.items() if 1 <= int(i) <= k and isinstance(v, str)}
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return None
+    return {"k": k, "edges": edges, "labels": labels}
 
 
 def get_structure() -> dict[str, Any]:
@@ -72,6 +110,7 @@ def set_structure(
     edges = [[str(p), str(c)] for p, c in edges]
     labels = {int(i): str(v).strip() for i, v in labels.items() if str(v).strip()}
     st.session_state[STATE_KEY] = {"k": int(k), "edges": edges, "labels": labels}
+    st.query_params[QUERY_KEY] = encode_structure(st.session_state[STATE_KEY])
     if source != "table":
         st.session_state[TABLE_ROWS_KEY] = [{"parent": p, "child": c} for p, c in edges]
         st.session_state[TABLE_VERSION_KEY] = st.session_state.get(TABLE_VERSION_KEY, 0) + 1

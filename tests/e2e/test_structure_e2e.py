@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -178,3 +179,24 @@ def test_measured_model_heatmaps_follow_the_drawing(page, app_url: str, artifact
     wait_for_table_rows(page, 3)
     wait_until(lambda: agreement_text(page) != entangled, "the agreement to follow the drawing")
     assert "c3' has c1, c2 among its ancestors" not in page.locator("[data-testid=stMain]").inner_text()
+
+
+def test_a_hand_drawn_structure_survives_a_reload(page, app_url: str) -> None:
+    canvas = open_structure_page(page, app_url)
+    page.get_by_role("button", name="Add edge").click()
+    draw_edge(page, canvas, "c1", "c2'")
+    assert wait_for_table_rows(page, 6)[-1] == ("c1", "c2'")
+    url = lambda: unquote(page.evaluate("location.href"))  # noqa: E731  (page.url pumps no events)
+    wait_until(lambda: '["c1","c2\'"]' in url(), "the drawn edge to reach the URL")
+    page.keyboard.press("Escape")  # leave add-edge mode
+    page.once("dialog", lambda dialog: dialog.accept("slant"))  # rename c2 in the drawing
+    x, y = points(canvas, "data-node-positions")["c2"]
+    page.mouse.dblclick(x, y)
+    wait_until(lambda: '"2":"slant"' in url(), "the new label to reach the URL")
+    page.reload()
+    canvas = page.locator(CANVAS)
+    canvas.wait_for()
+    assert wait_for_table_rows(page, 6)[-1] == ("c1", "c2'")
+    page.get_by_label("Label of code 2").wait_for()
+    assert page.get_by_label("Label of code 2").input_value() == "slant"
+    wait_until(lambda: ["c1", "c2'"] in json.loads(canvas.get_attribute("data-edges") or "[]"), "c1 -> c2' drawn")
