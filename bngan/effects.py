@@ -236,6 +236,17 @@ def entangling_parents(structure: LatentStructure) -> dict[int, list[int]]:
     return out
 
 
+def parent_reach(effect: np.ndarray, structure: LatentStructure) -> float | None:
+    """The other reading of an entangling edge ``ci → cj'``: sweeping the parent ``ci`` moves what ``cj``'s
+    own traversal moves. Mean over such edges of ``ci``'s effect on ``cj``'s strongest attribute relative to
+    ``ci``'s own strongest effect (None when the drawing has no entangling edge)."""
+    effect = np.abs(np.asarray(effect, dtype=float))[: structure.k]
+    strongest = effect.argmax(1)
+    shares = [effect[i - 1, strongest[j - 1]] / effect[i - 1].max()
+              for j, parents in entangling_parents(structure).items() for i in parents if effect[i - 1].max() > 0]
+    return float(np.mean(shares)) if shares else None
+
+
 def structure_agreement(effect: np.ndarray, structure: LatentStructure) -> dict:
     """How well a codes × attributes effect matrix follows what the structure predicts.
 

@@ -115,3 +115,12 @@ def test_code_readout_correlates_read_codes_with_input_codes(tiny_config, tmp_pa
     readout = code_readout(model, n=256)
     assert readout.shape == (3, 3) and np.all(np.abs(readout) <= 1 + 1e-9)
     assert np.allclose(readout, code_readout(model, n=256))  # seeded
+
+
+def test_parent_reach_reads_the_entangling_edge_the_other_way():
+    from bngan.effects import parent_reach
+
+    reached = np.array([[1.0, 0, 0.8], [0, 1.0, 0.6], [0, 0, 1.0]])  # c1, c2 also move c3's attribute
+    assert parent_reach(reached, ENTANGLED) == pytest.approx(0.7)
+    assert parent_reach(np.eye(3), ENTANGLED) == 0.0
+    assert parent_reach(reached, DISENTANGLED) is None  # no entangling edge to read

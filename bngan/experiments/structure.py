@@ -202,13 +202,18 @@ def _interval(values: list[float]) -> tuple[float, float]:
 
 def summarise(cells: list[dict]) -> dict:
     """Per variant, over seeds: cross-talk, agreement with its own and with the entangled drawing, c3's
-    coverage of its would-be parents, the codes' and the placebo directions' mean effect, mean matrix."""
+    coverage of its would-be parents (and their reach of c3's attribute), the codes' and the placebo
+    directions' mean effect, the mean matrix and read-back codes."""
+    from bngan.effects import parent_reach
+    from bngan.structure import LatentStructure
+
     out = {}
     for variant in VARIANTS:
         mine = [c for c in cells if c["variant"] == variant]
         if not mine:
             continue
         k = mine[0]["matrix"]["k"]
+        entangled = LatentStructure.preset("entangled", k)
         effects = np.array([c["matrix"]["effect"] for c in mine])
         out[variant] = {
             "seeds": [c["seed"] for c in mine],
@@ -219,6 +224,7 @@ def summarise(cells: list[dict]) -> dict:
             "agreement_own": _interval([c["own"]["agreement"] for c in mine]),
             "agreement_entangled": _interval([c["entangled"]["agreement"] for c in mine]),
             "c3_coverage": _interval([c["entangled"]["per_code"][2]["score"] for c in mine]),
+            "parent_reach": _interval([parent_reach(np.asarray(c["matrix"]["effect"]), entangled) for c in mine]),
             "code_effect": _interval([float(e[:k].mean()) for e in effects]),
             "placebo_effect": _interval([float(e[k:].mean()) for e in effects]),
             "readout": np.mean([c["readout"] for c in mine], axis=0).round(3).tolist(),
@@ -236,12 +242,13 @@ def markdown_report(summary: dict, coupling: dict | None) -> str:
              "Mean over seeds ± the half-width of a 95% t-interval. Effects are in units of the attribute's "
              "spread among the class's ordinary samples, mean over classes of |change from code −2 to +2|.", "",
              "| variant | seeds | cross-talk | agreement (own drawing) | agreement (entangled drawing) | "
-             "c3 covers c1's and c2's attributes | code effect | placebo (noise direction) effect |",
-             "|---|---|---|---|---|---|---|---|"]
+             "c3 covers c1's and c2's attributes | c1, c2 reach c3's attribute | code effect | "
+             "placebo (noise direction) effect |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for variant, s in summary.items():
         lines.append(f"| {variant} | {len(s['seeds'])} | {_pm(s['crosstalk'])} | {_pm(s['agreement_own'])} | "
-                     f"{_pm(s['agreement_entangled'])} | {_pm(s['c3_coverage'])} | {_pm(s['code_effect'])} | "
-                     f"{_pm(s['placebo_effect'])} |")
+                     f"{_pm(s['agreement_entangled'])} | {_pm(s['c3_coverage'])} | {_pm(s['parent_reach'])} | "
+                     f"{_pm(s['code_effect'])} | {_pm(s['placebo_effect'])} |")
     for variant, s in summary.items():
         lines += ["", f"**{variant}**: mean effect matrix over seeds", "",
                   "| code | " + " | ".join(s["attributes"]) + " | cross-talk |",
