@@ -438,6 +438,27 @@ def teaching_controls(job: Job, snapshot: Mapping) -> None:
                    args=(job.id, key), help="Sleep after each step, to watch the samples change.")
 
 
+STEP_TERMS = {"d": ("d_adv", "d_cls", "d_reg"), "g": ("g_adv", "g_cls", "reg")}
+
+
+def last_step_change(history: list[Mapping]) -> str | None:
+    """``Step 201 (G only): g_adv 0.52 → 0.48, …``: what the latest single step changed, from the two latest
+    rows that report its terms (a single D or G step reports only its own network's terms)."""
+    if len(history) < 2:
+        return None
+    last = history[-1]
+    phase = "g" if "g_adv" in last and "d_adv" not in last else "d" if "d_adv" in last and "g_adv" not in last \
+        else None
+    if phase is None:
+        return None
+    terms = STEP_TERMS[phase]
+    before = next((row for row in reversed(history[:-1]) if all(t in row for t in terms)), None)
+    if before is None:
+        return None
+    parts = ", ".join(f"{t} {before[t]:.3f} → {last[t]:.3f}" for t in terms)
+    return f"Step {last['step']} ({'G' if phase == 'g' else 'D'} only): {parts}; the samples below are this step's."
+
+
 def _on_stop(job_id: str) -> None:
     from bngan.ui.sidebar import STOP_MESSAGE_KEY, stop_job
 
@@ -546,6 +567,9 @@ def job_view(job: Job, live: bool) -> None:
     st.progress(progress_fraction(snapshot), text=progress_text(snapshot))
     if snapshot["state"] in ACTIVE:
         teaching_controls(job, snapshot)
+        change = last_step_change(snapshot["history"])
+        if change and snapshot["state"] == "paused":
+            st.caption(change)
     outcome(job, snapshot)
     from bngan.ui.charts import bn_fit_figure, loss_figure
 

@@ -138,9 +138,10 @@ class Job:
         return self._state.active
 
     def eta_s(self) -> float | None:
+        """Remaining time at the present pace: the mean training time per step plus the slow-motion pause."""
         if not self.total or self.step <= 0 or not self.elapsed_s:
             return None
-        return self.elapsed_s / self.step * max(0, self.total - self.step)
+        return (self.elapsed_s / self.step + self.slow_motion_s) * max(0, self.total - self.step)
 
     def snapshot(self) -> dict:
         """A consistent copy for the UI (the history list is copied, not shared; the state as plain text)."""
@@ -314,6 +315,8 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
     job.report(step=trainer.step_count, total=trainer.steps_target(), message=f"training on {trainer.device}")
 
     def on_event(event: StepEvent) -> None:
+        if job.slow_motion_s:  # teaching: every step shows its own samples
+            with_samples(event)
         writer(event)
         job.record(event)
         if job.slow_motion_s:
@@ -323,9 +326,15 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
             if phase is None:
                 job.resume_event.wait(0.05)
                 continue
-            manual = trainer.step(phase)
+            manual = with_samples(trainer.step(phase))  # a single step shows what it changed
             writer(manual)
             job.record(manual)
+
+    def with_samples(event: StepEvent) -> StepEvent:
+        """Give a step that has none the fixed-noise grid and the network's fit (about 0.1 s on a CPU)."""
+        if event.samples is None:
+            event.samples, event.bn_fit = trainer.sample_grid(), trainer.bn_fit()
+        return event
 
     try:
         result = trainer.run(callback=on_event, stop=job.stop_event, checkpoint_path=writer.checkpoint,

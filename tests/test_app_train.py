@@ -162,10 +162,15 @@ def test_second_start_is_refused_pause_single_steps_and_stop() -> None:
     job = registry.get_registry().get(job_id)
     at.button(key="train_step_d").click().run()
     at = wait_for(at, lambda _: len(single_steps(job, "d")) == 1, "one discriminator-only step")
+    grid_before = job.snapshot()["samples_step"]
     at.button(key="train_step_g").click().run()
     at = wait_for(at, lambda _: len(single_steps(job, "g")) == 1, "one generator-only step")
     history = job.snapshot()["history"]
     assert history[-1]["step"] == history[-2]["step"] + 1 and len(single_steps(job, "d")) == 1
+    # a single step teaches something visible: its own sample grid (grids are otherwise every 1000 steps)
+    assert job.snapshot()["samples_step"] == history[-1]["step"] > grid_before
+    at.run()
+    assert any(c.startswith(f"Step {history[-1]['step']} (G only): g_adv") for c in texts(at.caption))
     assert job.state == "paused"
     at.slider(key=f"train_slow_{job_id}").set_value(0.5).run()
     assert job.slow_motion_s == 0.5

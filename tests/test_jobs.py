@@ -89,3 +89,11 @@ def test_concurrent_stop_and_reports_end_in_stopped(tmp_path: Path) -> None:
     assert job.stop()
     job.thread.join(10)
     assert job.state is JobState.STOPPED
+
+
+def test_eta_follows_the_pace_slow_motion_included() -> None:
+    job = Job("j", "train", "t")
+    job.report(step=10, total=110, elapsed_s=5.0)
+    assert job.eta_s() == pytest.approx(50.0)  # 0.5 s a step, 100 to go
+    job.set_slow_motion(0.5)
+    assert job.eta_s() == pytest.approx(100.0)  # the pause after each step counts too
