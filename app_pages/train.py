@@ -417,7 +417,7 @@ def sample_grid_png(job: Job, snapshot: Mapping) -> bytes | None:
 def teaching_controls(job: Job, snapshot: Mapping) -> None:
     """Stop, Pause/Continue, one discriminator or generator step while paused, and slow motion."""
     paused = snapshot["state"] == "paused"
-    cols = st.columns([1, 1, 1.3, 1.3, 2.2], vertical_alignment="bottom")
+    cols = st.columns(4, vertical_alignment="bottom")  # the slider gets its own row: no label is cut
     cols[0].button("Stop", key="train_stop", icon=":material/stop_circle:", on_click=_on_stop, args=(job.id,),
                    width="stretch", help="Stop after the current step and save the checkpoint.")
     if paused:
@@ -434,8 +434,8 @@ def teaching_controls(job: Job, snapshot: Mapping) -> None:
                    help="While paused: one generator update only (the discriminator is frozen).")
     key = f"train_slow_{job.id}"
     st.session_state.setdefault(key, float(job.slow_motion_s))
-    cols[4].slider("Slow motion (s per step)", 0.0, 1.0, step=0.05, key=key, on_change=_on_slow,
-                   args=(job.id, key), help="Sleep after each step, to watch the samples change.")
+    st.slider("Slow motion (s per step)", 0.0, 1.0, step=0.05, key=key, on_change=_on_slow, args=(job.id, key),
+              help="Sleep after each step, to watch the samples change: each step then shows its own samples.")
 
 
 STEP_TERMS = {"d": ("d_adv", "d_cls", "d_reg"), "g": ("g_adv", "g_cls", "reg")}

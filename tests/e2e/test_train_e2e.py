@@ -79,6 +79,21 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     wait_until(lambda: main_step(page), "the job view after a refresh")
     assert job_id(page) == running
 
+    # teaching: pause, then one generator step redraws the sample grid and says what it changed
+    page.locator(MAIN).get_by_role("button", name="Pause").click()
+    page.locator(MAIN).get_by_role("button", name="Continue").wait_for()
+    grid = page.locator(f"{MAIN} [data-testid=stImage] img").first
+    settled = [grid.get_attribute("src")]
+    for _ in range(12):  # the live view refreshes every 2 s: wait until two refreshes show the same grid
+        page.wait_for_timeout(2500)
+        settled.append(grid.get_attribute("src"))
+        if settled[-1] == settled[-2]:
+            break
+    page.locator(MAIN).get_by_role("button", name="One G step").click()
+    wait_until(lambda: grid.get_attribute("src") != settled[-1], "the grid to show the single step")
+    page.locator(MAIN).get_by_text(re.compile(r"\(G only\): g_adv")).wait_for()
+    page.screenshot(path=str(artifacts_dir / "train-one-g-step.png"))
+
     page.locator(MAIN).get_by_role("button", name="Stop").click()
     done = page.locator(f"{MAIN} [data-testid=stAlert]").filter(has_text="Checkpoint:")
     done.wait_for(timeout=30_000)
