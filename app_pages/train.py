@@ -273,7 +273,7 @@ def start_job(config: TrainConfig, resume_from: str | None = None, folder: str |
 
 
 def resume_job(job_id: str) -> None:
-    """Continue a stopped/finished run from its checkpoint for "More steps" further steps (a new run)."""
+    """Continue a stopped/finished run from its checkpoint for "More steps" further steps, in its folder."""
     from bngan.config import ConfigError, TrainConfig
 
     more_steps = int(st.session_state.get("train_more_steps", 500))  # read at the click, not as last drawn
@@ -287,7 +287,8 @@ def resume_job(job_id: str) -> None:
     except (OSError, ValueError, ConfigError) as exc:
         st.session_state[NOTICE_KEY] = ("error", f"Cannot resume job {job_id}: {exc}")
         return
-    start_job(config, resume_from=str(job.folder / "checkpoint.pt"))
+    # the same run goes on in its folder: one curve, one step counter, the grids appended
+    start_job(config, resume_from=str(job.folder / "checkpoint.pt"), folder=str(job.folder))
 
 
 def resume_run(folder: str) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bngan.config import TrainConfig
 from bngan.errors import PROJECT_ERRORS
-from bngan.runs import RunWriter, default_runs_dir
+from bngan.runs import RunWriter, default_runs_dir, read_metrics
 from bngan.training import StepEvent, Trainer
 
 HISTORY_LIMIT = 20000
@@ -169,6 +169,11 @@ class Job:
             if running:
                 self._begin()
 
+    def preload(self, rows: list[dict]) -> None:
+        """The earlier history of a resumed run (its metrics up to the checkpoint), so its curve is one."""
+        with self.lock:
+            self.history = list(rows[-HISTORY_LIMIT:])
+
     def record(self, event: StepEvent) -> None:
         """One training step: progress, the loss history, the latest samples and BN fit."""
         with self.lock:
@@ -310,6 +315,8 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
     else:
         trainer = Trainer(config)
     writer = RunWriter(folder, trainer)
+    if resume_from is not None:  # the same run goes on: its curve starts at its first step, not here
+        job.preload(read_metrics(writer.folder))
     with (writer.folder / JOBS_FILE).open("a") as listing:
         listing.write(job.id + "\n")
     job.report(step=trainer.step_count, total=trainer.steps_target(), message=f"training on {trainer.device}")

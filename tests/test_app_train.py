@@ -146,6 +146,10 @@ def test_tiny_job_finishes_then_resumes(runs_dir: Path) -> None:
     assert any("Resumed job" in s for s in texts(at.success))
     at = wait_for(at, in_state("finished"), "the resumed job to finish")
     assert any("finished after 9 steps" in s for s in texts(at.success))
+    # the same run went on: one folder, one curve from step 1, each step once
+    resumed = registry.get_registry().get(badge(at).split("`")[1])
+    assert Path(resumed.folder) == checkpoint.parent
+    assert [row["step"] for row in resumed.snapshot()["history"]] == list(range(1, 10))
 
 
 def test_second_start_is_refused_pause_single_steps_and_stop() -> None:
