@@ -114,6 +114,18 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
         download.click()
     saved = Path(info.value.path())
     assert saved.stat().st_size > 100_000 and info.value.suggested_filename == f"bngan-{running}.pt"
+    # Resume goes on with the same run: the loss curve still starts at the run's first steps
+    stopped_at = main_step(page)
+    page.locator(MAIN).get_by_role("button", name="Resume", exact=True).click()
+    wait_until(lambda: (main_step(page) or 0) > (stopped_at or 0), "the resumed run to advance", 60)
+    plot = page.locator(f"{MAIN} [data-testid=stPlotlyChart] .js-plotly-plot").first
+    first_step = wait_until(lambda: plot.evaluate("p => p.data.length && Math.min(...p.data[0].x)"),
+                            "the loss curve after resuming")
+    assert first_step <= 5, f"the curve starts at step {first_step}, not at the run's start"
+    page.screenshot(path=str(artifacts_dir / "train-resumed.png"))
+    running = job_id(page)  # the resumed job (same run folder, a new job)
+    page.locator(MAIN).get_by_role("button", name="Stop").click()
+    page.locator(f"{MAIN} [data-testid=stAlert]").filter(has_text="Checkpoint:").wait_for(timeout=30_000)
     # back on the Structure page, the drawn network shows what the stopped job learned
     page.locator(SIDEBAR).get_by_role("link", name="Structure", exact=True).click()
     page.locator(MAIN).get_by_text(f"learned by job {running}").wait_for()
