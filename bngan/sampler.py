@@ -103,11 +103,12 @@ class BNGANOversampler(BaseOverSampler):
         "real_share": [Interval(Real, 0, 1, closed="both")],
         "candidates": [Interval(Integral, 1, MAX_CANDIDATES, closed="both")],
         "verbose": ["verbose"],
+        "progress": [callable, None],
     }
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, checkpoint=None, structure="disentangled",
                  k=4, preset="fast", reg_mode="paper", lambda_reg=0.1, steps=2000, batch_size=64,
-                 image_shape=None, device="auto", real_share=0.0, candidates=1, verbose=False):
+                 image_shape=None, device="auto", real_share=0.0, candidates=1, verbose=False, progress=None):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
         self.checkpoint = checkpoint
@@ -123,6 +124,7 @@ class BNGANOversampler(BaseOverSampler):
         self.real_share = real_share
         self.candidates = candidates
         self.verbose = verbose
+        self.progress = progress  # progress(step, total) while the GAN trains, e.g. for an app's progress line
 
     # imbalanced-learn hooks -------------------------------------------------------------------------
     def fit_resample(self, X, y, **params):
@@ -189,7 +191,10 @@ class BNGANOversampler(BaseOverSampler):
             raise InvalidSettingError(f"image side {side} is not a multiple of 4: resize the images (e.g. to 28 "
                                       "or 32)")
         trainer = Trainer(config, dataset=dataset)
-        trainer.run()
+        report = self.progress
+        every = max(1, self.steps // 100)
+        trainer.run(callback=None if report is None else
+                    lambda event: report(event.step, self.steps) if event.step % every == 0 else None)
         self.trainer_ = trainer
         return trainer.trained_model()
 

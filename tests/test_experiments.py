@@ -328,3 +328,14 @@ def test_a_new_setting_enters_the_fingerprint_without_being_listed() -> None:
     assert all(base[k] != warm[k] for k in base)
     assert {k.rsplit("__", 1)[1] for k in base if base[k] != gan_warm[k]} == {"bngan"}
     assert "warmup" in WithWarmup(**common).to_dict()  # saved with the spec, so reports can recompute it
+
+
+def test_progress_names_gan_and_cnn_steps_inside_a_cell(tmp_path: Path) -> None:
+    """A GAN row's minutes are not silent: the stage messages count the GAN's steps, then the CNN's epochs."""
+    events: list[dict] = []
+    runner.run_experiment(dataset="digits", methods=["bngan"], folds=1, imbalance={"profile": "minority", "ir": 10},
+                          classifier_steps=2, gan_steps=4, device="cpu", out_dir=tmp_path / "run",
+                          progress=events.append)
+    stages = [e["message"] for e in events if e["event"] == "stage"]
+    assert any("oversampling: GAN step 4 / 4" in m for m in stages)
+    assert any("training the CNN: epoch 1 / " in m for m in stages)

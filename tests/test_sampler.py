@@ -299,3 +299,15 @@ def test_every_parameter_is_checked_before_anything_trains(bad: dict, monkeypatc
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name if name != "structure" else "JSON|structure"):
         _sampler(**bad).fit_resample(X, y)
+
+
+def test_progress_reports_gan_steps_while_it_trains():
+    from bngan.data import load_dataset
+    from bngan.sampler import BNGANOversampler
+
+    data = load_dataset("digits")
+    seen: list[tuple[int, int]] = []
+    sampler = BNGANOversampler(steps=6, batch_size=16, device="cpu", random_state=0,
+                               progress=lambda step, total: seen.append((step, total)))
+    sampler.fit_resample(data.images[:200].numpy(), data.labels[:200].numpy())
+    assert seen == [(step, 6) for step in range(1, 7)]

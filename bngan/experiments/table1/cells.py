@@ -223,6 +223,8 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     say("oversampling" + ("" if method in CLASSICAL else
                           " (shared GAN)" if reuse else f" (GAN, {config.gan_steps} steps)"))
     sampler = make_method_sampler(method, config, fold, counts, checkpoint=shared if reuse else None)
+    if not reuse and is_gan(method):
+        sampler.set_params(progress=lambda step, total: say(f"oversampling: GAN step {step} / {total}"))
     try:
         x_res, y_res = sampler.fit_resample(x, y)
     except CheckpointError:  # a damaged shared file: train this row's generator afresh
@@ -230,6 +232,8 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
             raise
         reuse = False
         sampler = make_method_sampler(method, config, fold, counts)
+        if is_gan(method):
+            sampler.set_params(progress=lambda step, total: say(f"oversampling: GAN step {step} / {total}"))
         x_res, y_res = sampler.fit_resample(x, y)
     if shared is not None and not reuse:
         sampler.trainer_.save(shared, include_optimizer=False)
@@ -239,7 +243,8 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     say(f"training the CNN ({budget['steps'] or str(budget['epochs']) + ' epochs'} steps)")
     model = train_classifier(x_res, y_res, len(counts), epochs=budget["epochs"], steps=budget["steps"],
                              batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
-                             device=config.device, augment=trains_with_augmentation(method))
+                             device=config.device, augment=trains_with_augmentation(method),
+                             progress=lambda epoch, epochs, loss: say(f"training the CNN: epoch {epoch} / {epochs}"))
     say("predicting the test set")
     predicted = predict(model, test.images)
     extra: dict[str, Any] = {
