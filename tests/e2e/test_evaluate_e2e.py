@@ -45,3 +45,25 @@ def test_results_table_and_minority_bars(page, app_url: str, artifacts_dir: Path
     bars = main.locator("[data-testid=stPlotlyChart]").first.locator(".trace.bars .point")
     assert bars.count() == 20  # recall and F1 for each of the 10 classes
     page.screenshot(path=str(artifacts_dir / "evaluate.png"), full_page=True)
+
+
+def test_progress_text_moves_during_gan_training(page, app_url: str, artifacts_dir: Path) -> None:
+    """A comparison with a GAN row, started in the browser: while the GAN trains, the job's line counts its
+    steps (it used to sit on "oversampling (GAN, 300 steps)" for minutes)."""
+    open_page(page, app_url, "Evaluate")
+    main = page.locator(MAIN)
+    methods = main.get_by_role("spinbutton", name="GAN steps")
+    methods.fill("600")
+    methods.press("Enter")
+    page.wait_for_timeout(600)
+    main.get_by_role("button", name="Run comparison").click()
+    seen: set[str] = set()
+
+    def gan_lines() -> int:
+        text = main.inner_text()
+        seen.update(line for line in text.splitlines() if "GAN step" in line)
+        return len(seen)
+
+    wait_until(lambda: gan_lines() >= 2, "two different GAN-step progress lines", 120)
+    page.screenshot(path=str(artifacts_dir / "evaluate-progress.png"))
+    main.get_by_role("button", name="Stop").first.click()
