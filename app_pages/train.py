@@ -610,8 +610,9 @@ def main() -> None:
         gone = registry.followed_run_folder()
         job = None if gone is not None else registry.current_job("train")
         if job is None and gone is None:
-            st.info("No training job yet. Choose the settings and press **Start training**; the digits data "
-                    "set with the fast preset shows recognisable samples within a minute or two on a CPU.")
+            st.info("No training job yet. Choose the settings and press **Start training**. With the defaults "
+                    "(digits, fast preset) a judge CNN recognises at least 90% of the samples of every class "
+                    "after about 400 steps: 50 s of training on one core of a 2-core CPU (RESULTS.md).")
         elif job is not None and job.active:
             _live_view(job, live=True)
         elif job is not None:

@@ -12,6 +12,7 @@ weights' names and shapes with the model the checkpoint describes.
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import pickle
@@ -25,7 +26,7 @@ from pathlib import Path
 import torch
 
 from bngan.errors import InvalidSettingError
-from bngan.files import atomic_write_bytes
+from bngan.files import atomic_write_bytes, atomic_write_text, step_file
 
 FORMAT = "bngan-checkpoint"
 VERSION = 1
@@ -47,7 +48,10 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
         raise CheckpointError(f"checkpoint payload lacks {', '.join(missing)}")
     target = Path(path)
     try:
-        return atomic_write_bytes(target, lambda handle: torch.save(data, handle), remove_stale=True)
+        written = atomic_write_bytes(target, lambda handle: torch.save(data, handle), remove_stale=True)
+        # the step beside it, so menus can name a checkpoint's true step without loading torch or the file
+        atomic_write_text(step_file(target), json.dumps({"step": int(data["step"])}))
+        return written
     except RuntimeError as exc:  # torch's zip writer turns a failed write (ENOSPC, EIO) into a RuntimeError
         if "write" not in str(exc).lower():
             raise

@@ -6,6 +6,7 @@ finishing together never leave a half-written file where a good one was.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -53,3 +54,19 @@ def atomic_write_bytes(path: str | os.PathLike, write: Callable[[IO[bytes]], obj
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
 
+
+def step_file(checkpoint: str | os.PathLike) -> Path:
+    """``checkpoint.pt`` -> ``checkpoint.step.json``: the step of the checkpoint last written there."""
+    path = Path(checkpoint)
+    return path.with_name(path.stem + ".step.json")
+
+
+def saved_step(checkpoint: str | os.PathLike) -> int | None:
+    """The step of a checkpoint from its step file (None when there is none or it is older than the file)."""
+    path = step_file(checkpoint)
+    try:
+        if path.stat().st_mtime < Path(checkpoint).stat().st_mtime - 1:
+            return None
+        return int(json.loads(path.read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

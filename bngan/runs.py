@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bngan.files import saved_step
+
 if TYPE_CHECKING:  # run folders are listed by the app before torch is imported
     from bngan.training import StepEvent, Trainer
 
@@ -110,8 +112,10 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
             config = json.loads((ckpt.parent / "config.json").read_text())
         except (OSError, json.JSONDecodeError):
             config = {}
-        lines = (ckpt.parent / "metrics.jsonl")
-        steps = sum(1 for _ in lines.open()) if lines.exists() else 0
+        steps = saved_step(ckpt)  # the checkpoint's own step; older runs: the metrics rows
+        if steps is None:
+            lines = ckpt.parent / "metrics.jsonl"
+            steps = sum(1 for _ in lines.open()) if lines.exists() else 0
         runs.append(RunInfo(ckpt.parent, str(config.get("dataset", "?")), steps, ckpt.stat().st_mtime))
     return sorted(runs, key=lambda r: r.modified, reverse=True)
 

@@ -221,3 +221,19 @@ def test_every_loss_trains_and_the_divergence_guard_holds(tiny_config, tmp_path,
 def test_training_options_are_validated(change, needle):
     with pytest.raises(ConfigError, match=needle):
         TrainConfig(**change)
+
+
+def test_run_menus_name_the_checkpoints_true_step(tiny_config, tmp_path):
+    """A run's menu entry gives its checkpoint's step (written beside it), not the number of metrics rows."""
+    from bngan.files import saved_step
+    from bngan.runs import RunWriter, list_runs
+
+    trainer = Trainer(tiny_config.replace(steps=5, checkpoint_every=2))
+    writer = RunWriter(tmp_path / "run", trainer)
+    for _ in range(3):
+        writer(trainer.step())
+    trainer.save(writer.checkpoint)
+    writer(trainer.step())  # a step after the last checkpoint: in the metrics, not in the checkpoint
+    writer.close()
+    assert saved_step(writer.checkpoint) == 3
+    assert [run.steps for run in list_runs(tmp_path)] == [3]
