@@ -34,9 +34,9 @@ def preset_controls() -> None:
     """Preset, number of codes and "Apply preset"; the callback replaces the structure."""
     cols = st.columns([2, 1, 1], vertical_alignment="bottom")
     cols[0].selectbox(
-        "Preset", PRESETS, key=state.PRESET_KEY,
+        "Preset", (*PRESETS, state.CUSTOM), key=state.PRESET_KEY,
         help="disentangled: ci → ci' only; entangled: c3' also depends on c1 and c2; "
-        "reference: the last latent code depends on every observed code.",
+        "reference: the last latent code depends on every observed code; custom: the drawing matches none.",
     )
     cols[1].number_input("Codes k", MIN_CODES, MAX_CODES, step=1, key=state.PRESET_K_KEY)
     cols[2].button(

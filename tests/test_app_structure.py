@@ -303,3 +303,20 @@ def test_the_drawing_survives_a_reload_through_the_url() -> None:
         fallback.query_params[state.QUERY_KEY] = bad
         fallback.run()
         assert not fallback.exception and table_edges(fallback) == ENTANGLED
+
+
+def test_the_preset_menu_names_the_drawing_it_shows(app: AppTest) -> None:
+    assert app.selectbox(key=state.PRESET_KEY).value == "entangled"
+    assert state.matching_preset(3, [*ENTANGLED, ["c3", "c1'"]]) == "custom"
+    assert state.matching_preset(3, list(reversed(ENTANGLED))) == "entangled"
+    assert state.matching_preset(3, [["c1", "c1'"], ["c2", "c2'"], ["c3", "c3'"]]) == "disentangled"
+    app.selectbox(key=state.PRESET_KEY).set_value("disentangled").run()
+    button(app, "Apply preset").click().run()
+    assert app.selectbox(key=state.PRESET_KEY).value == "disentangled"
+    # a drawing that matches no preset: "custom" applies nothing and says so
+    edges = [["c1", "c1'"], ["c2", "c2'"], ["c3", "c3'"], ["c3", "c1'"]]
+    at = with_edges(app, edges)
+    at.selectbox(key=state.PRESET_KEY).set_value("custom").run()
+    button(at, "Apply preset").click().run()
+    assert any("Choose a preset to apply" in e for e in errors(at))
+    assert at.session_state[state.STATE_KEY]["edges"] == edges  # the drawing is untouched

@@ -27,6 +27,7 @@ MESSAGE_KEY = "structure_message"  # (level, text) from the last preset/import a
 COLUMNS = ("parent", "child")
 
 DEFAULT_PRESET, DEFAULT_K = "entangled", 3
+CUSTOM = "custom"  # the preset menu's entry for a drawing that matches no preset
 DEFAULT_LABELS = {1: "thickness", 2: "rotation", 3: "thick+rot"}
 MAX_IMPORT_BYTES = 64 * 1024
 QUERY_KEY = "structure"  # ?structure=<compact JSON>: the drawing survives a browser reload
@@ -111,6 +112,7 @@ def set_structure(
     labels = {int(i): str(v).strip() for i, v in labels.items() if str(v).strip()}
     st.session_state[STATE_KEY] = {"k": int(k), "edges": edges, "labels": labels}
     st.query_params[QUERY_KEY] = encode_structure(st.session_state[STATE_KEY])
+    st.session_state[PRESET_KEY] = matching_preset(int(k), edges)  # the menu never names another graph
     if source != "table":
         st.session_state[TABLE_ROWS_KEY] = [{"parent": p, "child": c} for p, c in edges]
         st.session_state[TABLE_VERSION_KEY] = st.session_state.get(TABLE_VERSION_KEY, 0) + 1
@@ -119,6 +121,20 @@ def set_structure(
             st.session_state[label_widget_key(i)] = labels.get(i, "")
     if old_k != k:
         st.session_state[PRESET_K_KEY] = int(k)
+
+
+def matching_preset(k: int, edges: Iterable[Sequence[str]]) -> str:
+    """The preset whose edges these are (in any order), or :data:`CUSTOM`."""
+    from bngan.structure import PRESETS
+
+    drawn = sorted(tuple(e) for e in edges)
+    for name in PRESETS:
+        try:
+            if sorted(LatentStructure.preset(name, k).edges) == drawn:
+                return name
+        except StructureError:  # e.g. 'entangled' needs k >= 3
+            continue
+    return CUSTOM
 
 
 def table_widget_key() -> str:
@@ -136,7 +152,7 @@ def prepare_widgets() -> None:
     for i in range(1, data["k"] + 1):
         st.session_state.setdefault(label_widget_key(i), data["labels"].get(i, ""))
     st.session_state.setdefault(PRESET_K_KEY, data["k"])
-    st.session_state.setdefault(PRESET_KEY, DEFAULT_PRESET)
+    st.session_state.setdefault(PRESET_KEY, matching_preset(data["k"], data["edges"]))
     if table_widget_key() not in st.session_state:
         st.session_state[TABLE_ROWS_KEY] = [{"parent": p, "child": c} for p, c in data["edges"]]
 
@@ -224,7 +240,11 @@ def apply_preset(name: str, k: int) -> None:
 
 def on_apply_preset() -> None:
     """Callback of "Apply preset": reads the preset and k widgets at click time."""
-    apply_preset(st.session_state.get(PRESET_KEY, DEFAULT_PRESET), int(st.session_state.get(PRESET_K_KEY, 3)))
+    name = st.session_state.get(PRESET_KEY, DEFAULT_PRESET)
+    if name == CUSTOM:
+        st.session_state[MESSAGE_KEY] = ("error", "Choose a preset to apply: 'custom' is the drawing as it is.")
+        return
+    apply_preset(name, int(st.session_state.get(PRESET_K_KEY, 3)))
 
 
 # import ------------------------------------------------------------------------------------------------
