@@ -25,6 +25,7 @@ from bngan.experiments.disentangle import sprites
 from bngan.experiments.disentangle.settings import METHOD_TITLES, METHODS, DisentangleSettings
 from bngan.ui import registry
 from bngan.ui.experiment_jobs import job_header, start_experiment_job
+from bngan.ui.widgets import Form
 
 if TYPE_CHECKING:
     from bngan.jobs import Job
@@ -244,15 +245,8 @@ def runs_dir() -> Path:
     return Path(os.environ.get(dx.RESULTS_ENV) or "results/app") / "disentangle-runs"
 
 
-def rkey(name: str) -> str:
-    """The widget key of a run setting, primed with its default the first time."""
-    key = f"dis_run_{name}"
-    st.session_state.setdefault(key, RUN_DEFAULTS[name])
-    return key
-
-
-def run_value(name: str) -> Any:
-    return st.session_state.get(f"dis_run_{name}", RUN_DEFAULTS[name])
+RUN_FORM = Form("dis_run_", RUN_DEFAULTS)
+rkey, run_value = RUN_FORM.key, RUN_FORM.value
 
 
 def run_settings() -> None:

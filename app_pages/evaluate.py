@@ -19,6 +19,7 @@ import streamlit as st
 
 from bngan.ui import registry
 from bngan.ui.experiment_jobs import job_header, start_experiment_job
+from bngan.ui.widgets import Form
 
 if TYPE_CHECKING:
     from bngan.experiments.table1.settings import ExperimentConfig
@@ -53,15 +54,8 @@ def results_dir() -> Path:
     return Path(os.environ.get("BNGAN_RESULTS_DIR") or "results/app")
 
 
-def wkey(name: str) -> str:
-    """The widget key of a setting, primed with its default the first time."""
-    key = f"eval_{name}"
-    st.session_state.setdefault(key, DEFAULTS[name])
-    return key
-
-
-def value(name: str) -> Any:
-    return st.session_state.get(f"eval_{name}", DEFAULTS[name])
+FORM = Form("eval_", DEFAULTS)
+wkey, value = FORM.key, FORM.value
 
 
 def class_names(dataset: str) -> list[str]:
