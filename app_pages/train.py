@@ -535,6 +535,31 @@ def final_grid_png(checkpoint: str, mtime: float, config_json: str) -> tuple[byt
     return png_bytes(class_grid(images, model.class_names, minority, model.class_counts)), model.step
 
 
+def saved_grids(folder: str | None) -> dict[int, Path]:
+    """The run's saved sample grids by step (``samples_000200.png``), resumed parts included."""
+    if not folder:
+        return {}
+    grids = {}
+    for path in Path(folder).glob("samples_*.png"):
+        try:
+            grids[int(path.stem.split("_")[1])] = path
+        except (IndexError, ValueError):
+            continue
+    return dict(sorted(grids.items()))
+
+
+def grid_history(snapshot: Mapping) -> None:
+    """A step slider over the grids the run saved, to scrub back through its history."""
+    grids = saved_grids(snapshot.get("folder"))
+    if len(grids) < 2:
+        return
+    steps = list(grids)
+    step = st.select_slider("Saved grids: step", options=steps, value=steps[-1], key="train_grid_step",
+                            help="Every grid the run saved (every 'Samples every' steps, single steps, resumes).")
+    st.image(grids[step].read_bytes(), width="stretch", output_format="PNG",
+             caption=f"Saved grid at step {step} (one row per class)")
+
+
 def samples(job: Job, snapshot: Mapping) -> None:
     """The per-class sample grid: live from the trainer, or from the final checkpoint once the job is over."""
     result = snapshot.get("result")
@@ -579,6 +604,8 @@ def job_view(job: Job, live: bool) -> None:
     left, right = st.columns([1.25, 1], gap="medium")
     with left:
         samples(job, snapshot)
+        if snapshot["state"] not in ("running", "starting", "stopping"):  # paused or over: scrub back
+            grid_history(snapshot)
     with right:
         st.markdown("**Bayesian network fit** of the code head's c' on fresh samples")
         fit = throttled("bn_fit", job.id, live, lambda: bn_fit_figure(snapshot.get("bn_fit")))

@@ -25,6 +25,7 @@ from bngan.runs import RunWriter, default_runs_dir, read_metrics
 from bngan.training import StepEvent, Trainer
 
 HISTORY_LIMIT = 20000
+WATCHABLE_S = 0.2  # slow motion at least this slow gives every step its own sample grid
 CHECKPOINT_EVERY_S = 30.0  # an app job also saves this often, so a killed server loses at most this much
 SHUTDOWN_WAIT_S = 120.0  # how long an exiting server waits for its jobs to stop and save
 JOBS_FILE = "jobs"  # in a run folder: the ids of the app jobs that trained it, one a line
@@ -322,7 +323,7 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
     job.report(step=trainer.step_count, total=trainer.steps_target(), message=f"training on {trainer.device}")
 
     def on_event(event: StepEvent) -> None:
-        if job.slow_motion_s:  # teaching: every step shows its own samples
+        if job.slow_motion_s >= WATCHABLE_S:  # teaching: at a pace one can follow, every step shows its samples
             with_samples(event)
         writer(event)
         job.record(event)

@@ -184,6 +184,8 @@ def test_second_start_is_refused_pause_single_steps_and_stop() -> None:
     at = wait_for(at, in_state("stopped"), "the job to stop")
     assert any(f"Job {job_id} stopped" in s and "checkpoint.pt" in s for s in texts(at.success))
     assert at.download_button(key="train_download") is not None
+    scrub = at.select_slider(key="train_grid_step")  # every saved grid, the single steps' included
+    assert {"1", str(history[-1]["step"] - 1), str(history[-1]["step"])} <= set(scrub.options)
 
 
 def fresh_session() -> AppTest:
