@@ -52,9 +52,9 @@ def test_progress_text_moves_during_gan_training(page, app_url: str, artifacts_d
     steps (it used to sit on "oversampling (GAN, 300 steps)" for minutes)."""
     open_page(page, app_url, "Evaluate")
     main = page.locator(MAIN)
-    methods = main.get_by_role("spinbutton", name="GAN steps")
-    methods.fill("600")
-    methods.press("Enter")
+    gan_steps = main.get_by_role("spinbutton", name="GAN steps")
+    gan_steps.fill("200")
+    gan_steps.press("Enter")
     page.wait_for_timeout(600)
     main.get_by_role("button", name="Run comparison").click()
     seen: set[str] = set()
@@ -67,3 +67,7 @@ def test_progress_text_moves_during_gan_training(page, app_url: str, artifacts_d
     wait_until(lambda: gan_lines() >= 2, "two different GAN-step progress lines", 120)
     page.screenshot(path=str(artifacts_dir / "evaluate-progress.png"))
     main.get_by_role("button", name="Stop").first.click()
+    # the stop takes effect after the running cell: wait, so the next test's job is not refused
+    sidebar = page.locator("[data-testid=stSidebar]")
+    wait_until(lambda: "stopped" in sidebar.inner_text() or "finished" in sidebar.inner_text(),
+               "the comparison to stop", 180)
