@@ -137,7 +137,8 @@ def test_tiny_job_finishes_then_resumes(runs_dir: Path) -> None:
     assert checkpoint.is_file() and checkpoint.parent.parent == runs_dir
     assert at.query_params["job"] in (badge(at).split("`")[1], [badge(at).split("`")[1]])
     assert at.download_button(key="train_download").label == "Download checkpoint"
-    assert len(at.image) == 1  # the per-class sample grid
+    assert len(at.image) == 2  # the per-class sample grid, and the saved grid the history slider shows
+    assert at.select_slider(key="train_grid_step").options == ["1", "2", "4", "6"]  # every 2 steps, and step 1
     assert {c.key for c in at.get("plotly_chart")} == {"train_losses", "train_bn_fit"}
     assert not state.structure_locked()  # derived from the registry: over once the job is
 
