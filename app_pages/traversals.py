@@ -401,8 +401,8 @@ def main() -> None:
         st.html(PRESENTATION_CSS)
     st.title("Traversals")
     if not presenting:
-        st.caption("Move a code and watch the image: a well-regularised code changes one attribute (thickness, "
-                   "slant) and nothing else.")
+        st.caption("Move a code and watch the image. Below: what each code measurably does to the image, what "
+                   "the discriminator reads back, and two models side by side.")
     left, right = st.columns([1, 2.4], gap="large")
     with left:
         picked = choose_model()
