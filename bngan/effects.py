@@ -63,10 +63,6 @@ class EffectMatrix:
         """The codes' rows only (placebo rows dropped)."""
         return self.effect[: self.k]
 
-    @property
-    def placebo(self) -> np.ndarray:
-        return self.effect[self.k:]
-
     def to_dict(self) -> dict:
         out = asdict(self)
         for key in ("effect", "low", "high", "signed", "change"):

@@ -117,16 +117,3 @@ def attribute_curves(model: TrainedModel, label: int, code: int, values: torch.T
         out[name] = stack.mean(0)
         out[f"{name}_std"] = stack.std(0)
     return out
-
-
-def code_effects(model: TrainedModel, label: int, seeds: int = 16) -> list[dict[str, float]]:
-    """For each code, the correlation between its value and each attribute: what the code means."""
-    rows = []
-    for code in range(1, model.structure.k + 1):
-        curves = attribute_curves(model, label, code, seeds=seeds)
-        row = {"code": code, "label": model.structure.label(code)}
-        for name in ATTRIBUTES:
-            ys = curves[name]
-            row[name] = float(np.corrcoef(curves["value"], ys)[0, 1]) if ys.std() > 1e-9 else 0.0
-        rows.append(row)
-    return rows
