@@ -347,7 +347,8 @@ def effects_section(path: str, model: TrainedModel) -> None:
 
 def compare_section(path: str, model: TrainedModel, label: int, seed: int) -> None:
     """Two models side by side: the same class, the same noise, every code swept; their effect matrices."""
-    options = {p: name for p, name in checkpoint_options().items() if p != path}
+    every = checkpoint_options()  # listed once: it reads the runs folder
+    options = {p: name for p, name in every.items() if p != path}
     if not options:
         st.info("Train or upload a second model to compare it with this one.")
         return
@@ -368,7 +369,7 @@ def compare_section(path: str, model: TrainedModel, label: int, seed: int) -> No
     cols = st.columns(2, gap="large")
     for col, (p, m, key) in zip(cols, ((path, model, "a"), (other_path, other, "b"))):
         with col:
-            name = checkpoint_options().get(p, Path(p).parent.name)
+            name = every.get(p, Path(p).parent.name)
             st.markdown(f"**{name}** · {structure_summary(m)}")
             zero = [0.0] * m.structure.k
             st.image(strips_image(m, min(label, len(m.class_names) - 1), seed, zero), output_format="PNG")
