@@ -16,7 +16,7 @@ import math
 import os
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ _JUDGE_LOCK = threading.Lock()
 
 ProgressFn = Callable[[int, int, float], None]
 """``progress(epoch, epochs, mean_loss)``, called after every epoch (epoch counts from 1)."""
+SnapshotFn = Callable[[int, "PaperCNN"], None]
+"""``on_snapshot(step, model)``: the model after ``step`` optimiser steps, in eval mode (do not train it)."""
 
 
 class PaperCNN(nn.Module):
@@ -109,7 +111,8 @@ def _rng_devices(device: torch.device) -> list[int]:
 def train_classifier(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, num_classes: int,
                      epochs: int = 8, batch_size: int = 64, lr: float = 1e-4, seed: int = 0,
                      device: str | torch.device = "auto", progress: ProgressFn | None = None,
-                     steps: int | None = None, augment: bool = False) -> PaperCNN:
+                     steps: int | None = None, augment: bool = False, snapshots: Sequence[int] = (),
+                     on_snapshot: SnapshotFn | None = None) -> PaperCNN:
     """Train the paper's CNN with cross-entropy and Adam; return it in eval mode on ``device``.
 
     ``steps``, when given, replaces ``epochs`` by a fixed number of optimiser steps (epochs continue, the
@@ -118,6 +121,10 @@ def train_classifier(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
 
     ``augment`` trains on randomly transformed copies of each batch (:func:`augment_batch`), the ordinary
     augmentation practitioners use against few images.
+
+    ``on_snapshot(step, model)`` is called (model in eval mode) after each step in ``snapshots``: the
+    learning rate is constant, so the model at step k is the model a k-step budget would give, and one
+    training measures every smaller budget too (a budget study at the cost of its largest budget).
 
     The same seed gives the same weights (on CPU; cuDNN may add tiny differences): initialisation, shuffling
     (a fresh permutation every epoch) and dropout draw from a seeded, forked RNG, so calling this does not
@@ -136,7 +143,7 @@ def train_classifier(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
         torch.manual_seed(seed)
         model = PaperCNN(num_classes, in_channels=x.shape[1], image_size=x.shape[-1]).to(dev)
         _fit(model, x.to(dev), y.to(dev), _step_budget(len(x), epochs, batch_size, steps), batch_size, lr,
-             seed, progress, augment_batch if augment else None)
+             seed, progress, augment_batch if augment else None, set(snapshots), on_snapshot)
     return model.eval()
 
 
@@ -163,7 +170,8 @@ def augment_batch(images: torch.Tensor) -> torch.Tensor:
 
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, total_steps: int, batch_size: int, lr: float,
          seed: int, progress: ProgressFn | None,
-         augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+         augment: Callable[[torch.Tensor], torch.Tensor] | None = None, snapshots: set[int] | None = None,
+         on_snapshot: SnapshotFn | None = None) -> None:
     """Adam on shuffled mini-batches (a fresh permutation per epoch) until ``total_steps`` updates."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -185,6 +193,9 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, total_steps: int, b
             loss.backward()
             optimizer.step()
             total, seen, done = total + loss.item() * len(index), seen + len(index), done + 1
+            if on_snapshot is not None and snapshots and done in snapshots:
+                on_snapshot(done, model.eval())
+                model.train()
         if progress is not None:
             progress(epoch, epochs, total / seen)
 

@@ -101,6 +101,8 @@ def is_done(stored: dict | None, cell: Cell, config: ExperimentConfig) -> bool:
     """A stored cell counts when it matches the settings, did not fail, and has quality if asked for."""
     if stored is None or stored.get("fingerprint") != cell.fingerprint or "error" in stored:
         return False
+    if cell["method"] != "dgc" and not set(map(str, config.classifier_snapshots)) <= set(stored.get("budgets", {})):
+        return False
     if not config.quality or "quality" in stored:
         return True
     imbalance = config.imbalances[cell["setting"]]
@@ -215,6 +217,7 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     from bngan.checkpoint import CheckpointError
     from bngan.evaluation.baselines import trains_with_augmentation
     from bngan.evaluation.classifier import predict, train_classifier
+    from bngan.evaluation.metrics import classification_metrics
 
     method, fold = cell["method"], cell["fold"]
     t0 = time.perf_counter()
@@ -241,13 +244,22 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     oversample_s = time.perf_counter() - t0
     budget = classifier_budget(config, len(x))
     say(f"training the CNN ({budget['steps'] or str(budget['epochs']) + ' epochs'} steps)")
+    budgets: dict[str, dict] = {}
+
+    def measure(step: int, snapshot: Any) -> None:
+        say(f"training the CNN: measuring the {step}-step budget")
+        budgets[str(step)] = classification_metrics(test.labels.numpy(), predict(snapshot, test.images),
+                                                    len(counts))
+
     model = train_classifier(x_res, y_res, len(counts), epochs=budget["epochs"], steps=budget["steps"],
                              batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
                              device=config.device, augment=trains_with_augmentation(method),
-                             progress=lambda epoch, epochs, loss: say(f"training the CNN: epoch {epoch} / {epochs}"))
+                             progress=lambda epoch, epochs, loss: say(f"training the CNN: epoch {epoch} / {epochs}"),
+                             snapshots=config.classifier_snapshots, on_snapshot=measure)
     say("predicting the test set")
     predicted = predict(model, test.images)
     extra: dict[str, Any] = {
+        "budgets": budgets,
         "resampled_counts": _counts(y_res), "n_added": len(y_res) - len(y),
         "classifier_steps": budget["steps"], "oversample_seconds": oversample_s,
         "classifier_epochs": None if budget["steps"] else budget["epochs"],

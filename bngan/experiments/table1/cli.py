@@ -38,6 +38,9 @@ def build_parser(name: str) -> argparse.ArgumentParser:
                         help="CNN optimiser steps for every row (default: 8 epochs of the imbalanced split)")
     budget.add_argument("--classifier-epochs", type=int, default=None,
                         help="CNN epochs over each row's resampled set instead (unequal updates per row)")
+    parser.add_argument("--classifier-snapshots", default="",
+                        help="smaller CNN budgets measured along the same training, comma-separated (each below "
+                             "--classifier-steps): the budget study at the cost of its largest budget")
     parser.add_argument("--gan-steps", type=int, default=2000, help="training steps of each GAN row")
     parser.add_argument("--gan-preset", default="fast", choices=("fast", "paper"), help="GAN network size")
     parser.add_argument("--gan-batch-size", type=int, default=64)
@@ -90,7 +93,9 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
     return ExperimentConfig(
         name=name, datasets=args.dataset, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
         folds=args.folds, imbalances=imbalances, classifier_steps=args.classifier_steps,
-        classifier_epochs=args.classifier_epochs, gan_steps=args.gan_steps, gan_preset=args.gan_preset,
+        classifier_epochs=args.classifier_epochs,
+        classifier_snapshots=_numbers(args.classifier_snapshots, int, "--classifier-snapshots"),
+        gan_steps=args.gan_steps, gan_preset=args.gan_preset,
         gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
         dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
         deepsmote_steps=args.deepsmote_steps,

@@ -166,7 +166,24 @@ def _method_summary(records: list[dict], minority: Sequence[int]) -> dict:
     quality = [r["quality"] for r in records if r.get("quality")]
     if quality:
         entry["quality"] = _quality_summary(quality, minority)
+    budgets = _budget_values(records, minority)
+    if budgets:
+        entry["budgets"] = budgets
     return entry
+
+
+def _budget_values(records: list[dict], minority: Sequence[int]) -> dict[str, dict[str, list[float]]]:
+    """Per CNN budget measured in every fold (the snapshots and the final budget): each column's values."""
+    per_fold = []
+    for record in records:
+        measured = dict(record.get("budgets") or {})
+        if not measured or record.get("classifier_steps") is None:
+            return {}
+        measured[str(record["classifier_steps"])] = record["metrics"]
+        per_fold.append(measured)
+    common = sorted(set.intersection(*(set(m) for m in per_fold)), key=int) if per_fold else []
+    return {step: {key: [metric_value(m[step], key) for m in per_fold] for key in column_keys(minority)}
+            for step in common}
 
 
 def _quality_summary(quality: list[dict], minority: Sequence[int]) -> dict:
@@ -255,6 +272,60 @@ def _best_mean(group: Mapping, key: str) -> float | None:
     return max(means)
 
 
+def budget_ranking(group: Mapping, step: str, key: str) -> list[str]:
+    """The rows measured at ``step``, best mean of ``key`` first."""
+    scores = {m: mean_std(e["budgets"][step][key]).mean for m, e in group["methods"].items()
+              if step in e.get("budgets", {})}
+    return sorted(scores, key=lambda m: -scores[m])
+
+
+def stable_from(group: Mapping, steps: Sequence[str], key: str) -> str | None:
+    """The smallest budget from which the ranking by ``key`` no longer changes (None: it changes at the
+    last step, or fewer than two budgets were measured)."""
+    rankings = [budget_ranking(group, step, key) for step in steps]
+    if len(rankings) < 2 or rankings[-1] != rankings[-2]:
+        return None
+    first = len(rankings) - 1
+    while first > 0 and rankings[first - 1] == rankings[-1]:
+        first -= 1
+    return steps[first]
+
+
+def budget_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
+    """Macro-F1 and mean minority F1 of each row at each CNN budget, the ranking at each budget and the budget
+    from which it stops changing; None when no cell measured several budgets."""
+    lines: list[str] = []
+    for group in groups:
+        steps = sorted({s for e in group["methods"].values() for s in e.get("budgets", {})}, key=int)
+        if len(steps) < 2:
+            continue
+        f1_keys = [f"f1_{c}" for c in group["minority"]]
+        lines += [f"**{group['label']}** — macro-F1 / mean minority F1 ({', '.join(f1_keys)}), mean over folds:",
+                  "", "| method | " + " | ".join(f"{int(s):,} steps" for s in steps) + " |",
+                  "|---|" + "---|" * len(steps)]
+        for method in methods:
+            entry = group["methods"].get(method, {}).get("budgets", {})
+            if not entry:
+                continue
+            cells = []
+            for step in steps:
+                if step not in entry:
+                    cells.append("—")
+                    continue
+                minority_f1 = sum(mean_std(entry[step][k]).mean for k in f1_keys) / max(len(f1_keys), 1)
+                cells.append(f"{mean_std(entry[step]['macro_f1']).mean:.3f} / {minority_f1:.3f}")
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for step in steps:
+            ranking = " > ".join(budget_ranking(group, step, "macro_f1"))
+            lines.append(f"- ranking by macro-F1 at {int(step):,} steps: {ranking}")
+        stable = stable_from(group, steps, "macro_f1")
+        lines += ["", f"Ranking by macro-F1 unchanged from {int(stable):,} steps to {int(steps[-1]):,}." if stable else
+                  f"The ranking by macro-F1 still changes between the last two budgets: more than {int(steps[-1]):,} "
+                  "steps may change it again.", ""]
+    return "\n".join(lines).rstrip() or None
+
+
 def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     """Sample quality of the added images per method (only rows that measured it), or None."""
     rows = []
@@ -288,6 +359,10 @@ def markdown_report(results: Mapping) -> str:
     elif groups:
         lines += [markdown_table(groups, config.methods), ""]
     lines += [legend(results), ""]
+    budgets = budget_table(groups, config.methods)
+    if budgets:
+        lines += ["## Classifier budget: the same trainings measured after each number of CNN steps", "", budgets,
+                  ""]
     quality = quality_table(groups, config.methods)
     if quality:
         lines += ["## Synthetic sample quality (judge classifier's feature space)", "", quality, ""]

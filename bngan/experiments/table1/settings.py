@@ -41,6 +41,8 @@ class ExperimentConfig:
     # None (and no epochs): 8 epochs of the imbalanced split, as steps
     classifier_steps: int | None = scoped(scope="cnn", default=None)
     classifier_epochs: int | None = scoped(scope="cnn", default=None)
+    # budgets measured along the same CNN training (each < classifier_steps): the budget study
+    classifier_snapshots: list[int] = field(default_factory=list)
     classifier_batch_size: int = scoped(scope="cnn", default=64)
     classifier_lr: float = scoped(scope="cnn", default=1e-4)
     gan_steps: int = scoped(scope="gan", default=2000)
@@ -69,6 +71,8 @@ class ExperimentConfig:
         "folds": "a grid axis: the cell's own fold enters instead",
         "imbalances": "a grid axis: the cell's own imbalance setting enters instead",
         "quality": "checked on its own: a cell without the quality numbers asked for is redone",
+        "classifier_snapshots": ("measured along the same training, the final result unchanged: checked on its "
+                                 "own, a cell lacking a budget asked for is redone"),
         "reference": "picks the t-tests' row; no cell depends on it",
         "data_dir": "where the data is read from, not what it is",
         "device": "a cell computed on a GPU is reused on a CPU",
@@ -98,6 +102,13 @@ class ExperimentConfig:
                 raise ExperimentError(f"{name} must be a positive integer, got {value!r}")
         if self.classifier_steps is not None and self.classifier_epochs is not None:
             raise ExperimentError("give classifier steps or classifier epochs, not both")
+        self.classifier_snapshots = sorted(set(self.classifier_snapshots or []))
+        if self.classifier_snapshots and (
+                self.classifier_steps is None
+                or not all(isinstance(s, int) and 1 <= s < self.classifier_steps for s in self.classifier_snapshots)):
+            raise ExperimentError(f"classifier snapshots must be step counts below the classifier steps "
+                                  f"({self.classifier_steps}); got {self.classifier_snapshots}: set "
+                                  f"--classifier-steps to the largest budget and the smaller ones as snapshots")
         if self.gan_steps < 1:
             raise ExperimentError(f"gan_steps must be positive, got {self.gan_steps}")
         if not self.dgc_lr > 0:
