@@ -93,6 +93,29 @@ def test_fixed_step_budget(digits) -> None:
         train_classifier(x, y, 10, steps=0, device="cpu")
 
 
+def test_snapshot_at_step_k_is_the_k_step_model(digits) -> None:
+    """The budget study's premise: measuring along one training gives each smaller budget's own model
+    (constant learning rate, same seed), with augmentation too, and the final model is unchanged."""
+    train, test = digits
+    x, y = train.images[:256], train.labels[:256]
+    for augment in (False, True):
+        seen: dict[int, np.ndarray] = {}
+
+        def keep(step: int, model: PaperCNN, seen: dict = seen) -> None:
+            assert not model.training
+            seen[step] = predict(model, test.images)
+
+        long = train_classifier(x, y, 10, steps=7, seed=3, device="cpu", augment=augment, snapshots=(2, 5),
+                                on_snapshot=keep)
+        assert sorted(seen) == [2, 5]
+        for step in (2, 5):
+            short = train_classifier(x, y, 10, steps=step, seed=3, device="cpu", augment=augment)
+            np.testing.assert_array_equal(seen[step], predict(short, test.images))
+        plain = train_classifier(x, y, 10, steps=7, seed=3, device="cpu", augment=augment)
+        assert torch.equal(long.fc[0].weight, plain.fc[0].weight)
+        assert not np.array_equal(seen[2], seen[5])  # the snapshots are different models
+
+
 def test_training_rejects_bad_labels(digits) -> None:
     train, _ = digits
     with pytest.raises(ValueError, match="labels must be in"):

@@ -193,6 +193,45 @@ def test_end_to_end_cli_sharded_then_collected(tmp_path: Path, capsys: pytest.Ca
     assert [e["event"] for e in events].count("cell_skipped") == 6
 
 
+def test_budget_study_measures_every_snapshot_and_ranks_rows(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--classifier-snapshots: each cell records the metrics at every smaller budget; the report tabulates them
+    with the ranking per budget; asking for a budget a cell lacks recomputes it (the final result unchanged)."""
+    run_dir = tmp_path / "budget"
+    args = ["table1", *TINY_DIGITS, "--methods", "none,ros", "--folds", "1", "--run-dir", str(run_dir)]
+    assert cli_main([*args, "--classifier-snapshots", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "## Classifier budget" in out and "| 3 steps | 8 steps |" in out
+    assert "ranking by macro-F1 at 3 steps:" in out and "ranking by macro-F1 at 8 steps:" in out
+    cell = json.loads(next((run_dir / "cells").glob("*__none.json")).read_text())
+    assert set(cell["budgets"]) == {"3"} and cell["budgets"]["3"] != cell["metrics"]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results["groups"][0]["methods"]["ros"]["budgets"]) == {"3", "8"}
+    events: list[dict] = []
+    config = ex.ExperimentConfig.from_dict({**results["experiment"], "classifier_snapshots": [3, 5]})
+    runner.run(config, run_dir, progress=events.append)
+    assert [e["event"] for e in events].count("cell_done") == 2  # 5 was missing: both cells redone
+    again = json.loads(next((run_dir / "cells").glob("*__none.json")).read_text())
+    assert set(again["budgets"]) == {"3", "5"} and again["metrics"] == cell["metrics"]
+    assert again["budgets"]["3"] == cell["budgets"]["3"]
+    for bad in ([8], [0], [9]):
+        with pytest.raises(ExperimentError, match="snapshots"):
+            ex.ExperimentConfig(classifier_steps=8, classifier_snapshots=bad)
+    with pytest.raises(ExperimentError, match="snapshots"):
+        ex.ExperimentConfig(classifier_snapshots=[3])  # no final step budget to measure below
+
+
+def test_stable_ranking_budget() -> None:
+    """The budget from which the ranking stops changing; None when the last two budgets disagree."""
+    def group(scores: dict[str, list[float]]) -> dict:
+        return {"methods": {m: {"budgets": {str(s): {"macro_f1": [v]} for s, v in zip((1, 2, 3), vals)}}
+                            for m, vals in scores.items()}}
+
+    steps = ["1", "2", "3"]
+    assert report.stable_from(group({"a": [.1, .5, .6], "b": [.2, .4, .5]}), steps, "macro_f1") == "2"
+    assert report.stable_from(group({"a": [.5, .5, .6], "b": [.2, .4, .5]}), steps, "macro_f1") == "1"
+    assert report.stable_from(group({"a": [.5, .5, .4], "b": [.2, .4, .5]}), steps, "macro_f1") is None
+
+
 def test_failed_cell_is_recorded_and_stop_is_honoured(tmp_path: Path) -> None:
     """SMOTE on a 1-image class fails that cell only; a set stop event runs nothing."""
     common = {"dataset": "digits", "folds": 1, "imbalance": {"profile": "minority", "ir": 1000},
