@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from bngan.ui import state, train_settings
 from bngan.ui.sidebar import render_job_sidebar
 
 ROOT = Path(__file__).resolve().parent
@@ -35,4 +36,6 @@ def available_pages() -> list[st.Page]:
 st.set_page_config(page_title="bngan", page_icon="🕸️", layout="wide")
 navigation = st.navigation(available_pages())
 render_job_sidebar()  # the active/latest job on every page (cheap: no torch until a job exists)
+state.ensure_structure()  # what a reload must not lose lives in the URL; a page switch drops it: put it back
+train_settings.keep_in_url()
 navigation.run()

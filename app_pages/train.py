@@ -17,36 +17,17 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from bngan.structure import latent
-from bngan.ui import registry, state
+from bngan.ui import registry, state, train_settings
 from bngan.ui.sidebar import format_duration, progress_fraction, progress_text, state_badge
+from bngan.ui.train_settings import CHOICES, DATASETS, DEFAULTS, RANGES, REG_MODES, settings
 
 if TYPE_CHECKING:
     from bngan.config import TrainConfig
     from bngan.jobs import Job
     from bngan.structure import LatentStructure
 
-SETTINGS_KEY = "train_settings"  # survives page switches (widget state does not)
 NOTICE_KEY = "train_notice"  # (level, text) of the last Start/Resume, shown once
 GRID_CACHE_KEY = "train_grid_png"  # (job id, samples step, png) so the live view does not re-encode
-DATASETS = {
-    "digits": "digits (bundled, no download)",
-    "mnist": "MNIST",
-    "fashion-mnist": "Fashion-MNIST",
-    "folder": "image folder (one sub-folder per class)",
-    "dsprites": "dSprites (rendered by code)",
-}
-DEFAULTS: dict[str, Any] = {
-    "dataset": "digits", "data_dir": "", "profile": "minority", "minority": [8, 9], "ir": 10.0,
-    "preset": "fast", "lambda_reg": 0.1, "reg_mode": "paper", "schedule": "steps", "steps": 1000,
-    "epochs": 5.0, "device": "auto", "seed": 0, "batch_size": 64, "sample_every": 50,
-    "checkpoint_every": 500, "code_prior": "normal", "reg_through": "both", "adv_loss": "least-squares",
-    "spectral_norm": False, "diffaugment": False, "ema_decay": 0.0, "lecam": 0.0,
-}
-REG_MODES = {
-    "paper": "paper: Eq. 6 (pull parents, push independent nodes)",
-    "gaussian": "gaussian: linear-Gaussian likelihood (Eq. 3-5)",
-    "infogan": "infogan: c' = c only (no structure)",
-}
 ACTIVE = ("starting", "running", "paused", "stopping")
 LIVE_REFRESH_S = 2.0  # the live view reruns this often: each rerun takes the GIL from the training thread
 CHART_REFRESH_S = 5.0  # live charts are rebuilt at most this often
@@ -58,11 +39,6 @@ DATA_FIX = (
 
 
 # settings ---------------------------------------------------------------------------------------------
-def settings() -> dict[str, Any]:
-    """The page's settings, kept apart from widget state so they survive visits to other pages."""
-    return st.session_state.setdefault(SETTINGS_KEY, dict(DEFAULTS))
-
-
 def wkey(name: str) -> str:
     """The widget key of setting ``name``, primed from the stored settings when the widget is new."""
     key = f"train_{name}"
@@ -72,8 +48,9 @@ def wkey(name: str) -> str:
 
 
 def store_settings() -> None:
-    """Copy the widgets' values back into the stored settings (after the widgets are drawn)."""
+    """Copy the widgets' values back into the stored settings (after the widgets are drawn), and the URL."""
     settings().update(current_values())
+    train_settings.keep_in_url()
 
 
 def current_values() -> dict[str, Any]:
@@ -109,10 +86,10 @@ def data_settings() -> None:
                       help="Where MNIST-style files live; empty: $BNGAN_DATA_DIR or the project's data.")
     names = class_names(dataset)
     cols = st.columns(2)
-    profile = cols[0].selectbox("Imbalance", ["none", "standard", "minority"], key=wkey("profile"),
+    profile = cols[0].selectbox("Imbalance", CHOICES["profile"], key=wkey("profile"),
                                 help="standard: the paper's 4000…40 split (IR 100); minority: chosen classes "
                                 "get 1/IR of the largest class.")
-    cols[1].number_input("Imbalance ratio (IR)", min_value=1.0, step=5.0, key=wkey("ir"),
+    cols[1].number_input("Imbalance ratio (IR)", min_value=RANGES["ir"][0], step=5.0, key=wkey("ir"),
                          disabled=profile != "minority")
     if profile == "minority":
         minority_select(names)
@@ -134,37 +111,39 @@ def minority_select(names: list[str]) -> None:
 def model_settings(devices: list[str]) -> None:
     """Model size, regulariser, schedule, device, seed; rarely needed knobs in an expander."""
     cols = st.columns(2)
-    cols[0].selectbox("Model preset", ["fast", "paper"], key=wkey("preset"),
+    cols[0].selectbox("Model preset", CHOICES["preset"], key=wkey("preset"),
                       help="fast: a small GAN that learns digits in minutes on a CPU; paper: reference size.")
-    cols[1].number_input("λ (reg. weight)", min_value=0.0, step=0.1, key=wkey("lambda_reg"),
+    cols[1].number_input("λ (reg. weight)", min_value=RANGES["lambda_reg"][0], step=0.1, key=wkey("lambda_reg"),
                          help="Weight of the Bayesian regulariser R; about 0.1–1. The config allows 0–100.")
-    st.selectbox("Regulariser mode", list(REG_MODES), format_func=REG_MODES.get, key=wkey("reg_mode"))
+    st.selectbox("Regulariser mode", CHOICES["reg_mode"], format_func=REG_MODES.get, key=wkey("reg_mode"))
     cols = st.columns(2)
-    schedule = cols[0].radio("Train for", ["steps", "epochs"], horizontal=True, key=wkey("schedule"))
+    schedule = cols[0].radio("Train for", CHOICES["schedule"], horizontal=True, key=wkey("schedule"))
     if schedule == "steps":
-        cols[1].number_input("Steps", min_value=1, step=100, key=wkey("steps"))
+        cols[1].number_input("Steps", min_value=RANGES["steps"][0], step=100, key=wkey("steps"))
     else:
-        cols[1].number_input("Epochs", min_value=0.1, step=1.0, key=wkey("epochs"))
+        cols[1].number_input("Epochs", min_value=RANGES["epochs"][0], step=1.0, key=wkey("epochs"))
     cols = st.columns(2)
     if st.session_state.get(wkey("device")) not in devices:
         st.session_state[wkey("device")] = "auto"
     cols[0].selectbox("Device", devices, key=wkey("device"), help="auto: CUDA, then Apple MPS, then CPU.")
-    cols[1].number_input("Seed", min_value=0, step=1, key=wkey("seed"),
+    cols[1].number_input("Seed", min_value=RANGES["seed"][0], step=1, key=wkey("seed"),
                          help="Picks the imbalanced subset (the fold) and the initial weights.")
     with st.expander("Advanced"):
         cols = st.columns(2)
-        cols[0].number_input("Batch size", min_value=2, step=16, key=wkey("batch_size"))
-        cols[1].selectbox("Code prior", ["normal", "uniform"], key=wkey("code_prior"))
+        cols[0].number_input("Batch size", min_value=RANGES["batch_size"][0], step=16, key=wkey("batch_size"))
+        cols[1].selectbox("Code prior", CHOICES["code_prior"], key=wkey("code_prior"))
         cols = st.columns(2)
-        cols[0].number_input("Samples every (steps)", min_value=1, step=10, key=wkey("sample_every"),
+        cols[0].number_input("Samples every (steps)", min_value=RANGES["sample_every"][0], step=10,
+                             key=wkey("sample_every"),
                              help="How often the sample grid and the network's fit are refreshed.")
-        cols[1].number_input("Checkpoint every (steps)", min_value=1, step=100, key=wkey("checkpoint_every"))
+        cols[1].number_input("Checkpoint every (steps)", min_value=RANGES["checkpoint_every"][0], step=100,
+                             key=wkey("checkpoint_every"))
         st.markdown("**What the drawing trains, and GAN training on few images**")
         cols = st.columns(2)
-        cols[0].selectbox("Drawing trains", ["both", "generator"], key=wkey("reg_through"),
+        cols[0].selectbox("Drawing trains", CHOICES["reg_through"], key=wkey("reg_through"),
                           help="both: the code head and G follow the drawing (the paper); generator: the code "
                           "head only learns to read the codes back, so G alone must follow the drawing.")
-        cols[1].selectbox("Adversarial loss", ["least-squares", "hinge"], key=wkey("adv_loss"),
+        cols[1].selectbox("Adversarial loss", CHOICES["adv_loss"], key=wkey("adv_loss"),
                           help="least-squares: the reference's LSGAN; hinge: the usual partner of spectral norm.")
         cols = st.columns(2)
         cols[0].checkbox("Spectral norm (D)", key=wkey("spectral_norm"),
@@ -172,10 +151,11 @@ def model_settings(devices: list[str]) -> None:
         cols[1].checkbox("DiffAugment", key=wkey("diffaugment"),
                          help="D sees real and fake images through the same random shift and cutout.")
         cols = st.columns(2)
-        cols[0].number_input("Generator EMA decay", min_value=0.0, max_value=0.99999, step=0.001, format="%.4f",
+        cols[0].number_input("Generator EMA decay", min_value=RANGES["ema_decay"][0],
+                               max_value=RANGES["ema_decay"][1], step=0.001, format="%.4f",
                              key=wkey("ema_decay"),
                              help="0: off; e.g. 0.999: sample and save a moving average of G's weights.")
-        cols[1].number_input("LeCam weight", min_value=0.0, step=0.1, key=wkey("lecam"),
+        cols[1].number_input("LeCam weight", min_value=RANGES["lecam"][0], step=0.1, key=wkey("lecam"),
                              help="0: off; keeps D's outputs near the other side's running average.")
 
 

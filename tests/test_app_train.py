@@ -97,6 +97,47 @@ def test_settings_survive_a_visit_to_another_page() -> None:
     assert at.number_input(key="train_steps").value == 123
 
 
+def test_settings_in_the_url_fill_the_form_and_follow_edits() -> None:
+    """A reload opens the form as it was: changed settings go into ?train=..., and a new session reads them
+    (a hand-edited URL's bad values fall back to the defaults one by one)."""
+    import json
+
+    at = open_train_page()
+    assert "train" not in at.query_params  # nothing changed: the URL stays short
+    at.number_input(key="train_steps").set_value(321).run()
+    at.selectbox(key="train_preset").set_value("paper").run()
+    saved = json.loads(at.query_params["train"][0] if isinstance(at.query_params["train"], list)
+                       else at.query_params["train"])
+    assert saved == {"steps": 321, "preset": "paper"}
+    at.switch_page("app_pages/structure.py").run()  # a page switch keeps it in the URL
+    assert "train" in at.query_params
+
+    fresh = AppTest.from_file(APP, default_timeout=60)
+    fresh.query_params["train"] = json.dumps({**saved, "seed": -4, "reg_mode": "nonsense", "ema_decay": 0.999,
+                                              "minority": [3], "dataset": 7, "unknown": 1})
+    fresh.run()
+    fresh.switch_page(TRAIN).run()
+    assert not fresh.exception
+    assert fresh.number_input(key="train_steps").value == 321
+    assert fresh.selectbox(key="train_preset").value == "paper"
+    assert fresh.number_input(key="train_ema_decay").value == pytest.approx(0.999)
+    assert fresh.multiselect(key="train_minority").value == [3]
+    assert fresh.number_input(key="train_seed").value == 0  # out of range: the default
+    assert fresh.selectbox(key="train_reg_mode").value == "paper"
+
+
+def test_settings_from_url_checks_every_value() -> None:
+    from bngan.ui.train_settings import settings_from_url
+
+    assert settings_from_url(None) == {} and settings_from_url("{not json") == {} and settings_from_url("[1]") == {}
+    assert settings_from_url('{"steps": 5.0, "ir": 3, "spectral_norm": true}') == {
+        "steps": 5, "ir": 3.0, "spectral_norm": True}
+    bad = '{"steps": 0.5, "ir": 0.5, "spectral_norm": 1, "batch_size": true, "lecam": NaN, "minority": [12]}'
+    assert settings_from_url(bad) == {}
+    assert settings_from_url('{"ema_decay": 1.0, "adv_loss": "hinge"}') == {"adv_loss": "hinge"}
+    assert settings_from_url('{"steps": 5}' + " " * 5000) == {}  # too long for a URL we wrote
+
+
 def test_minority_classes_follow_the_data_set() -> None:
     at = open_train_page()
     at.selectbox(key="train_dataset").set_value("dsprites").run()

@@ -50,7 +50,9 @@ def _as_dict(structure: LatentStructure) -> dict[str, Any]:
 
 def ensure_structure() -> dict[str, Any]:
     """Initialise the session on the first visit (from the URL after a reload, else the default) and return
-    the (mutable) structure dict; the URL is kept in step with it, so a reload loses no drawing."""
+    the (mutable) structure dict; the URL is kept in step with it, so a reload loses no drawing. app.py calls
+    this on every page: the first page of a session may not be the Structure page, and a page switch drops
+    the query string."""
     if STATE_KEY not in st.session_state:
         set_structure(**(structure_from_url(st.query_params.get(QUERY_KEY)) or default_structure()))
     data = st.session_state[STATE_KEY]

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -131,3 +132,25 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     page.locator(MAIN).get_by_text(f"learned by job {running}").wait_for()
     page.wait_for_timeout(800)
     page.screenshot(path=str(artifacts_dir / "structure-learned-weights.png"))
+
+
+def test_form_settings_survive_a_reload(page, app_url: str) -> None:
+    """Settings changed on the form come back after a browser reload, also one made on another page."""
+    open_page(page, app_url, "Train")
+    steps = page.locator(MAIN).get_by_role("spinbutton", name="Steps", exact=True)
+    steps.fill("321")
+    steps.press("Enter")
+    seed = page.locator(MAIN).get_by_role("spinbutton", name="Seed", exact=True)
+    seed.fill("7")
+    seed.press("Enter")
+    wait_until(lambda: '"seed":7' in unquote(page.evaluate("location.href")), "the settings to reach the URL")
+    page.locator(SIDEBAR).get_by_role("link", name="Traversals", exact=True).click()
+    page.locator(MAIN).get_by_text("Traversals").first.wait_for()
+    wait_until(lambda: '"steps":321' in unquote(page.evaluate("location.href")), "the settings to stay in the URL")
+    page.reload()
+    page.locator(MAIN).get_by_text("Traversals").first.wait_for()
+    page.locator(SIDEBAR).get_by_role("link", name="Train", exact=True).click()
+    steps = page.locator(MAIN).get_by_role("spinbutton", name="Steps", exact=True)
+    steps.wait_for()
+    assert steps.input_value() == "321"
+    assert page.locator(MAIN).get_by_role("spinbutton", name="Seed", exact=True).input_value() == "7"
