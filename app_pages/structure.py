@@ -46,11 +46,13 @@ def preset_controls() -> None:
 
 
 def show_message() -> None:
-    """The result of the last preset or import action, shown once."""
+    """The result of the last preset or import action, shown once, in a slot that is always there: a banner
+    that came and went before the editor would shift it in the page and remount it (add-edge mode lost)."""
+    slot = st.container()
     message = st.session_state.pop(state.MESSAGE_KEY, None)
     if message:
         level, text = message
-        (st.error if level == "error" else st.success)(text)
+        (slot.error if level == "error" else slot.success)(text)
 
 
 def show_validation(structure: dict, problems: list) -> None:

@@ -200,3 +200,24 @@ def test_a_hand_drawn_structure_survives_a_reload(page, app_url: str) -> None:
     page.get_by_label("Label of code 2").wait_for()
     assert page.get_by_label("Label of code 2").input_value() == "slant"
     wait_until(lambda: ["c1", "c2'"] in json.loads(canvas.get_attribute("data-edges") or "[]"), "c1 -> c2' drawn")
+
+
+def test_add_edge_mode_survives_a_banner(page, app_url: str) -> None:
+    """A success banner above the editor (here: "Applied the preset") must not switch add-edge mode off:
+    the next drag still draws an edge instead of moving a node."""
+    canvas = open_structure_page(page, app_url)
+    add = page.get_by_role("button", name="Add edge")
+    add.click()
+    assert add.get_attribute("aria-pressed") == "true"
+    page.get_by_role("button", name="Apply preset").click()
+    wait_for_alert(page, "Applied the 'entangled' preset")
+    canvas = page.locator(CANVAS)
+    wait_until(lambda: len(json.loads(canvas.get_attribute("data-node-positions") or "{}")) == 6, "the nodes")
+    assert page.get_by_role("button", name="Add edge").get_attribute("aria-pressed") == "true"
+    draw_edge(page, canvas, "c1", "c2'")
+    assert wait_for_table_rows(page, 6)[-1] == ("c1", "c2'")
+    page.get_by_role("button", name="Apply preset").click()  # the menu says custom now: an error banner
+    wait_for_alert(page, "Choose a preset to apply")
+    draw_edge(page, page.locator(CANVAS), "c2", "c1'")  # drawn while the banner goes away
+    assert wait_for_table_rows(page, 7)[-1] == ("c2", "c1'")
+    assert page.get_by_role("button", name="Add edge").get_attribute("aria-pressed") == "true"

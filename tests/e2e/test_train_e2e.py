@@ -6,6 +6,7 @@ The server (tests/e2e/conftest.py) inherits this process's environment, so the r
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,15 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     wait_until(lambda: re.search(r"step \d+ / 300", sidebar.inner_text()), "the sidebar progress")
     page.locator(MAIN).get_by_text("A training job is running with its own copy").wait_for()
     page.locator(f"{MAIN} [data-testid=stDataFrame] [role=gridcell]").first.wait_for(state="attached")
+    canvas = page.locator("[data-testid=bngan-dag-canvas]")
+    labels = lambda: json.loads(canvas.get_attribute("data-edge-labels") or "{}")  # noqa: E731
+    wait_until(lambda: len(labels()) == 5, "the learned weights on the 5 edges")
+    boxes = list(labels().values())
+    for i, a in enumerate(boxes):  # c1 -> c3' crosses c2 -> c2': their labels must not cover each other
+        for b in boxes[i + 1:]:
+            apart = (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"] or
+                     a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"])
+            assert apart, (a, b)
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts_dir / "train-sidebar-on-structure.png"))
 

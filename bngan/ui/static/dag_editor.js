@@ -13,6 +13,7 @@
 const visLib = globalThis.vis;
 const EDITORS = new WeakMap(); // parentElement -> DagEditor
 const SAVED_POSITIONS = new Map(); // Python key -> {node: {x, y}}, survives a remount (page switch)
+const SAVED_MODES = new Map(); // Python key -> add-edge mode on?, survives a remount like the positions
 let editSeq = 0; // module-wide so it keeps increasing across remounts in one page load
 
 const MAX_CODES = 16;
@@ -99,6 +100,7 @@ class DagEditor {
     // Selection and hover use blue, not the theme's primary colour: red is reserved for problems.
     const primary = cssVar(this.parent, "--st-blue-color", "#1c83e1");
     const font = cssVar(this.parent, "--st-font", "sans-serif");
+    this.font = font;
     this.colors = {
       text,
       primary,
@@ -175,7 +177,10 @@ class DagEditor {
       if (params.nodes.length === 1) this.renameCode(params.nodes[0]);
     });
     this.network.on("dragEnd", () => this.savePositions());
-    this.network.on("afterDrawing", () => this.publishPositions());
+    this.network.on("afterDrawing", (ctx) => {
+      this.drawWeightLabels(ctx);
+      this.publishPositions();
+    });
     this.network.on("select", () => this.showDefaultHint());
   }
 
@@ -195,6 +200,11 @@ class DagEditor {
       };
     }
     this.sync();
+    this.network.redraw(); // the weight labels are drawn by hand: new weights alone change no DataSet
+    if (!this.modeRestored) {
+      this.modeRestored = true;
+      if (SAVED_MODES.get(this.key)) this.setAddEdgeMode(true);
+    }
   }
 
   sync() {
@@ -289,7 +299,6 @@ class DagEditor {
         to: c,
         dashes: bad.has(id) ? [8, 6] : false,
         width: hasWeight ? 1 + (6 * Math.abs(weight)) / maxWeight : bad.has(id) ? 2.6 : 1.6,
-        label: hasWeight ? weight.toFixed(2) : undefined,
         title: bad.has(id)
           ? `${p} → ${c}: see the problems listed below the editor`
           : `${p} → ${c}${hasWeight ? `: learned weight ${weight.toFixed(3)}` : ""}`,
@@ -380,6 +389,7 @@ class DagEditor {
   // ------------------------------------------------------------------------------------ helpers
   setAddEdgeMode(on) {
     this.addingEdges = on;
+    SAVED_MODES.set(this.key, on);
     if (on) this.network.addEdgeMode();
     else this.network.disableEditMode();
     this.updateButtons();
@@ -411,6 +421,47 @@ class DagEditor {
     this.network.fit({ animation: false, maxZoomLevel: 1.15 });
   }
 
+  drawWeightLabels(ctx) {
+    // vis puts an edge's label at its midpoint, so the labels of crossing edges land on each other. Each
+    // weight goes instead to the first point along its edge, from the middle outwards, where its box
+    // overlaps no label already placed (edges in a fixed order, so the layout does not jump between draws).
+    const weights = this.data.weights || {};
+    const placed = [];
+    const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    ctx.save();
+    ctx.font = `12px ${this.font}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const id of [...this.edges.getIds()].sort()) {
+      const weight = weights[id];
+      const edgeType = this.network.body?.edges?.[id]?.edgeType;
+      if (typeof weight !== "number" || !Number.isFinite(weight) || !edgeType) continue;
+      const text = weight !== 0 && Math.abs(weight) < 0.01 ? weight.toPrecision(1) : weight.toFixed(2); // 0.004
+      const w = ctx.measureText(text).width + 8;
+      const h = 16;
+      let box = null;
+      for (const t of [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8]) {
+        const p = edgeType.getPoint(t);
+        const candidate = { x: p.x - w / 2, y: p.y - h / 2, w, h, cx: p.x, cy: p.y };
+        box = box || candidate; // nowhere free: the middle
+        if (!placed.some((other) => overlaps(candidate, other))) {
+          box = candidate;
+          break;
+        }
+      }
+      placed.push(box);
+      ctx.fillStyle = this.colors.background;
+      ctx.globalAlpha = 0.9;
+      ctx.fillRect(box.x, box.y, box.w, box.h);
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = this.colors.text;
+      ctx.fillText(text, box.cx, box.cy);
+      box.id = id;
+    }
+    ctx.restore();
+    this.labelBoxes = placed;
+  }
+
   savePositions() {
     SAVED_POSITIONS.set(this.key, this.network.getPositions());
   }
@@ -434,6 +485,13 @@ class DagEditor {
     }
     this.canvasBox.dataset.edgeMidpoints = JSON.stringify(mids);
     this.canvasBox.dataset.edges = JSON.stringify(this.model.edges);
+    const labels = {};
+    for (const box of this.labelBoxes || []) {
+      const a = this.network.canvasToDOM({ x: box.x, y: box.y });
+      const b = this.network.canvasToDOM({ x: box.x + box.w, y: box.y + box.h });
+      labels[box.id] = { x: Math.round(a.x), y: Math.round(a.y), w: Math.round(b.x - a.x), h: Math.round(b.y - a.y) };
+    }
+    this.canvasBox.dataset.edgeLabels = JSON.stringify(labels);
   }
 
   destroy() {
