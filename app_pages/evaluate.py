@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from bngan.experiments.table1.settings import ExperimentConfig
     from bngan.jobs import Job
 
-DATASETS = {"digits": "digits (bundled, no download)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+DATASETS = {"digits": "digits (bundled, no download)", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+            "folder": "image folder (one sub-folder per class)"}
 METHODS = {
     "none": "none (no oversampling)", "ros": "random oversampling",
     "aug": "augmentation (no resampling)", "ros-aug": "random oversampling + augmentation", "smote": "SMOTE",
@@ -37,7 +38,7 @@ METHODS = {
     "infogan-mix": "InfoGAN mix (half real copies, best of 3 samples)", "dgc": "DGC (end-to-end)",
 }
 DEFAULTS: dict[str, Any] = {
-    "dataset": "digits", "profile": "minority", "minority": [8, 9], "ir": 10.0,
+    "dataset": "digits", "data_dir": "", "profile": "minority", "minority": [8, 9], "ir": 10.0,
     "methods": ["none", "ros", "smote", "bngan"], "folds": 2, "budget": "auto", "clf_steps": 200,
     "clf_epochs": 8, "gan_steps": 300, "gan_preset": "fast", "device": "auto", "strategy": "auto",
     "dgc_width": 0.25, "dgc_steps": 200,
@@ -59,10 +60,20 @@ wkey, value = FORM.key, FORM.value
 
 
 def class_names(dataset: str) -> list[str]:
+    """The classes the minority menu offers: a folder's are its sub-folders (read without an image)."""
     if dataset == "fashion-mnist":
         from bngan.data.datasets import FASHION_CLASSES
 
         return list(FASHION_CLASSES)
+    if dataset == "folder":
+        from bngan.data import DataError
+        from bngan.data.datasets import folder_classes
+
+        folder = str(value("data_dir")).strip()
+        try:
+            return folder_classes(folder) if folder else []
+        except DataError:
+            return []
     return [str(i) for i in range(10)]
 
 
@@ -70,7 +81,15 @@ def class_names(dataset: str) -> list[str]:
 def settings() -> None:
     """Data, imbalance, rows, folds and budgets; rarely needed knobs in an expander."""
     dataset = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key=wkey("dataset"))
+    if dataset == "folder":
+        st.text_input("Image folder", key=wkey("data_dir"), placeholder="/path/to/images",
+                      help="One sub-folder of images per class; with train/ and test/ folders inside, those "
+                           "are the split, else a fixed 20% of each class is held out for testing.")
     names = class_names(dataset)
+    if dataset == "folder" and len(names) < 2:
+        st.caption(":orange[Give a folder with at least two class sub-folders.]")
+    if st.session_state.get(wkey("minority")) and any(c >= len(names) for c in value("minority")):
+        st.session_state[wkey("minority")] = [c for c in value("minority") if c < len(names)]
     cols = st.columns(2)
     profile = cols[0].selectbox("Imbalance", ["minority", "standard"], key=wkey("profile"),
                                 help="minority: the chosen classes keep 1/IR of the largest class; standard: "
@@ -136,6 +155,7 @@ def build_config() -> ExperimentConfig:
         classifier_epochs=int(value("clf_epochs")) if budget == "epochs" else None,
         gan_steps=int(value("gan_steps")), gan_preset=value("gan_preset"), sampling_strategy=value("strategy"),
         dgc_width=float(value("dgc_width")), dgc_steps=int(value("dgc_steps")),
+        data_dir=(str(value("data_dir")).strip() or None) if value("dataset") == "folder" else None,
         device=value("device"))
 
 

@@ -51,7 +51,8 @@ def test_page_renders_with_defaults() -> None:
     at.number_input(key="eval_folds").set_value(2).run()
     assert at.selectbox(key="eval_dataset").value == "digits"
     assert set(at.selectbox(key="eval_dataset").options) == {"digits (bundled, no download)", "MNIST",
-                                                             "Fashion-MNIST"}
+                                                             "Fashion-MNIST",
+                                                             "image folder (one sub-folder per class)"}
     assert at.multiselect(key="eval_minority").value == [8, 9]
     assert {"none (no oversampling)", "bngan (disentangled)", "DGC (end-to-end)"} <= set(
         at.multiselect(key="eval_methods").options)
@@ -82,6 +83,42 @@ def test_tiny_run_completes_and_shows_the_table() -> None:
     keys = {c.key for c in at.get("plotly_chart")}
     assert any(k.startswith("eval_bars_") for k in keys) and any(k.startswith("eval_confusion_") for k in keys)
     assert any("complete" in c.value for c in at.caption)
+
+
+def test_a_folder_of_images_is_compared_on_its_held_out_images(tmp_path: Path) -> None:
+    """The folder data set: its sub-folders become the minority menu, the run holds out 20% of each class
+    for testing and the table names the folder's classes."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("circle", "square", "star")):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(30):
+            pixels = rng.integers(0, 60, (12, 12)) + 60 * c  # three intensity levels: learnable in a few steps
+            Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "shapes" / name / f"{i}.png")
+    at = open_page()
+    at.selectbox(key="eval_dataset").set_value("folder").run()
+    at.text_input(key="eval_data_dir").set_value(str(tmp_path / "shapes")).run()
+    minority = at.multiselect(key="eval_minority")
+    assert minority.options == ["0 · circle", "1 · square", "2 · star"]
+    minority.set_value([2])
+    at.number_input(key="eval_ir").set_value(3.0)
+    at.multiselect(key="eval_methods").set_value(["none", "ros"])
+    at.number_input(key="eval_folds").set_value(1)
+    at.selectbox(key="eval_budget").set_value("steps").run()
+    at.number_input(key="eval_clf_steps").set_value(5)
+    at.selectbox(key="eval_device").set_value("cpu")
+    at.button(key="eval_run").click().run()
+    assert any("Started job" in s.value for s in at.success), [e.value for e in at.error]
+    at = wait_for(at, lambda a: any("-badge[finished]" in m.value for m in a.markdown) and
+                  table_methods(a) == ["none", "ros"], "the folder comparison to finish")
+    assert any("star" in column for column in at.dataframe[0].value.columns)
+    import json
+
+    cell = json.loads(next((Path(registry.get_registry().latest("evaluate").folder) / "cells").glob("*ros.json"))
+                      .read_text())
+    assert cell["n_test"] == 18  # 6 of each class's 30 images held out
+    assert cell["train_counts"] == {"0": 24, "1": 24, "2": 8}
 
 
 def test_second_start_is_refused_while_a_job_runs() -> None:

@@ -62,11 +62,32 @@ def test_image_folder(tmp_path):
         for i in range(3):
             Image.fromarray(np.full((12, 12), value + i, dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
     data = load_dataset("folder", root=tmp_path, image_size=16)
-    assert data.class_names == ["cats", "dogs"] and data.images.shape == (6, 1, 16, 16)
-    assert data.class_counts() == {0: 3, 1: 3}
+    held_out = load_dataset("folder", root=tmp_path, train=False, image_size=16)
+    assert data.class_names == held_out.class_names == ["cats", "dogs"] and data.images.shape == (4, 1, 16, 16)
+    assert data.class_counts() == {0: 2, 1: 2} and held_out.class_counts() == {0: 1, 1: 1}  # stratified 80/20
+    pixels = lambda d: {round(float(x.mean()) * 255) for x in d.images}  # noqa: E731  (each image its own value)
+    assert not pixels(data) & pixels(held_out) and len(pixels(data) | pixels(held_out)) == 6  # a partition
+    assert torch.equal(load_dataset("folder", root=tmp_path, image_size=16).images, data.images)  # fixed split
     (tmp_path / "dogs" / "broken.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match="cannot read image"):
         load_dataset("folder", root=tmp_path)
+
+
+def test_image_folder_with_its_own_train_and_test_folders(tmp_path):
+    """A folder with train/ and test/ is used as split; the test images take the train images' size."""
+    from PIL import Image
+
+    for split, size in (("train", 12), ("test", 20)):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(2 if split == "train" else 1):
+                Image.fromarray(np.zeros((size, size), dtype=np.uint8)).save(tmp_path / split / cls / f"{i}.png")
+    train, test = load_dataset("folder", root=tmp_path), load_dataset("folder", root=tmp_path, train=False)
+    assert train.images.shape == (4, 1, 12, 12) and test.images.shape == (2, 1, 12, 12)
+    assert train.class_names == test.class_names == ["a", "b"]
+    (tmp_path / "test" / "c").mkdir()
+    with pytest.raises(DataError, match="same class folders"):
+        load_dataset("folder", root=tmp_path, train=False)
 
 
 def _write_idx(path, array: np.ndarray) -> None:

@@ -220,6 +220,20 @@ def test_budget_study_measures_every_snapshot_and_ranks_rows(tmp_path: Path, cap
         ex.ExperimentConfig(classifier_snapshots=[3])  # no final step budget to measure below
 
 
+def test_folder_cells_name_their_folder() -> None:
+    """A folder experiment needs its folder, and its cells' fingerprints (and shared GANs) change with it."""
+    with pytest.raises(ExperimentError, match="needs its folder"):
+        ex.ExperimentConfig(datasets=["folder"])
+    common = {"datasets": ["folder"], "methods": ["none", "bngan"], "imbalances": [{"profile": "minority"}]}
+    config_a, config_b = (ex.ExperimentConfig(data_dir=f"/data/{x}", **common) for x in "ab")
+    first, second = ex.grid(config_a), ex.grid(config_b)
+    assert all(a.fingerprint != b.fingerprint for a, b in zip(first, second))
+    assert ex.gan_key(first[1], config_a) != ex.gan_key(second[1], config_b)
+    mnist = {"methods": ["none"], "imbalances": [{"profile": "minority"}], "datasets": ["mnist"]}
+    assert ([c.fingerprint for c in ex.grid(ex.ExperimentConfig(data_dir="/x", **mnist))] ==
+            [c.fingerprint for c in ex.grid(ex.ExperimentConfig(data_dir="/y", **mnist))])  # where, not what
+
+
 def test_stable_ranking_budget() -> None:
     """The budget from which the ranking stops changing; None when the last two budgets disagree."""
     def group(scores: dict[str, list[float]]) -> dict:

@@ -94,7 +94,9 @@ def load_dataset(name: str, train: bool = True, root: str | os.PathLike | None =
     ``digits`` is scikit-learn's bundled 8x8 handwritten digits upscaled to 28x28 (no download, the app's
     default; ``train`` takes a fixed 80% split). ``mnist``/``fashion-mnist`` read torchvision's layout under
     ``root`` (see :func:`default_data_dir`) and download only when ``download=True``. ``folder`` reads
-    ``root`` with one sub-folder per class. ``dsprites`` renders the procedural dSprites (shape is the class).
+    ``root`` with one sub-folder per class: its ``train/`` and ``test/`` folders when it has both, else a fixed
+    stratified 80/20 split (so a model trained in the app never saw the images Evaluate tests on).
+    ``dsprites`` renders the procedural dSprites (shape is the class).
     """
     if name == "digits":
         data = _digits(train)
@@ -103,7 +105,7 @@ def load_dataset(name: str, train: bool = True, root: str | os.PathLike | None =
     elif name == "folder":
         if root is None:
             raise DataError("the 'folder' data set needs a root: a folder with one sub-folder of images per class")
-        data = _folder(str(root), channels)
+        data = _folder_split(Path(root), channels, train)
     elif name == "dsprites":
         from bngan.data.dsprites import load_dsprites  # rendered by code, imported only when used
 
@@ -152,11 +154,54 @@ def _torchvision(name: str, train: bool, root: str, download: bool) -> ImageData
 MAX_FOLDER_PIXELS = 4096 * 4096  # per image: far above what a GAN of at most 128 px needs, far below a bomb
 
 
-def _folder(root: str, channels: int) -> ImageDataset:
+HOLDOUT_FRACTION = 0.2
+SPLIT_SEED = 1234
+
+
+def folder_classes(root: str | os.PathLike) -> list[str]:
+    """The class names of an image folder (its ``train/`` folder's when split), without reading an image."""
+    base = Path(root)
+    if (base / "train").is_dir() and (base / "test").is_dir():
+        base = base / "train"
+    if not base.is_dir():
+        raise DataError(f"image folder {base} does not exist: give a folder with one sub-folder per class")
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _folder_split(base: Path, channels: int, train: bool) -> ImageDataset:
+    """``train/`` or ``test/`` of a split folder, else this side of the fixed stratified holdout split."""
+    if (base / "train").is_dir() and (base / "test").is_dir():
+        train_classes, test_classes = folder_classes(base), folder_classes(base / "test")
+        if train_classes != test_classes:
+            raise DataError(f"{base}/train and {base}/test must hold the same class folders; train has "
+                            f"{', '.join(train_classes)}, test has {', '.join(test_classes)}")
+        side = None if train else _folder(str(base / "train"), channels, first_only=True).images.shape[-1]
+        return _folder(str(base / ("train" if train else "test")), channels, side=side)
+    data = _folder(str(base), channels)
+    index = holdout_index(data.labels, train)
+    return ImageDataset(data.images[index], data.labels[index], data.class_names, data.name)
+
+
+def holdout_index(labels: torch.Tensor, train: bool, fraction: float = HOLDOUT_FRACTION,
+                  seed: int = SPLIT_SEED) -> torch.Tensor:
+    """Indices of one side of a fixed, stratified split: ``fraction`` of each class (at least one image of a
+    class with two or more) is held out for testing, the same images every time."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        n_test = max(1, round(fraction * len(members))) if len(members) >= 2 else 0
+        chosen.append(members[n_test:] if train else members[:n_test])
+    return torch.sort(torch.cat(chosen)).values
+
+
+def _folder(root: str, channels: int, side: int | None = None, first_only: bool = False) -> ImageDataset:
     """One sub-folder of images per class (hidden folders skipped). Every image is resized to one square
     side S: the shorter side of the first image read, clamped to 8..128 (a non-square image is stretched
     to the square; ``image_size`` then resizes again). An empty class folder, an unreadable image and an
-    image over 4096 x 4096 pixels (a decompression bomb) are refused by name."""
+    image over 4096 x 4096 pixels (a decompression bomb) are refused by name. ``side`` imposes the side (a
+    test folder takes its train folder's); ``first_only`` reads one image (to learn the side)."""
     import warnings
 
     from PIL import Image, UnidentifiedImageError
@@ -168,7 +213,7 @@ def _folder(root: str, channels: int) -> ImageDataset:
     if len(classes) < 2:
         raise DataError(f"{base} needs at least two class sub-folders, found {len(classes)}")
     mode = "L" if channels == 1 else "RGB"
-    images, labels, side = [], [], None
+    images, labels = [], []
     for c, cls in enumerate(classes):
         files = sorted(f for f in (base / cls).iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
         if not files:
@@ -192,4 +237,8 @@ def _folder(root: str, channels: int) -> ImageDataset:
             arr = np.asarray(img.resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
             images.append(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
             labels.append(c)
+            if first_only:
+                break
+        if first_only:
+            break
     return ImageDataset(torch.tensor(np.stack(images)), torch.tensor(labels), classes, f"folder:{base.name}")

@@ -18,7 +18,7 @@ from bngan.experiments.core import Cell, ExperimentError, fingerprint, product_g
 
 EXPERIMENTS = ("table1", "ir-sweep", "custom")
 DEFAULT_METHODS = ("none", "ros", "smote", "infogan", "bngan")
-TABLE_DATASETS = ("digits", "mnist", "fashion-mnist")
+TABLE_DATASETS = ("digits", "mnist", "fashion-mnist", "folder")
 SWEEP_IRS = (50, 100, 200, 300, 400, 500)
 STANDARD_MINORITY = (8, 9)  # the two smallest classes of the standard split (IR 67 and 100)
 CLASSIFIER_EPOCHS_EQUIVALENT = 8  # default budget: this many epochs of the imbalanced split, as steps
@@ -74,7 +74,8 @@ class ExperimentConfig:
         "classifier_snapshots": ("measured along the same training, the final result unchanged: checked on its "
                                  "own, a cell lacking a budget asked for is redone"),
         "reference": "picks the t-tests' row; no cell depends on it",
-        "data_dir": "where the data is read from, not what it is",
+        "data_dir": "where the data is read from, not what it is (for 'folder' it is: the cell's coordinates "
+                    "name the folder)",
         "device": "a cell computed on a GPU is reused on a CPU",
     }
 
@@ -88,6 +89,9 @@ class ExperimentConfig:
         bad = [d for d in self.datasets if d not in TABLE_DATASETS]
         if bad:
             raise ExperimentError(f"unknown data set(s) {', '.join(bad)}; choose from {', '.join(TABLE_DATASETS)}")
+        if "folder" in self.datasets and not self.data_dir:
+            raise ExperimentError("the 'folder' data set needs its folder (data_dir): one sub-folder of images "
+                                  "per class, or train/ and test/ folders of those")
         if check_names:
             self.imbalances = [_imbalance_dict(i) for i in self.imbalances]
             unknown = [m for m in self.methods if m not in available_methods()]
@@ -212,6 +216,10 @@ def _coords(config: ExperimentConfig, dataset: str, setting: int, fold: int, met
     """What a cell is, in its fingerprint: a GAN row's definition is part of the method."""
     coords: dict[str, Any] = {"dataset": dataset, "imbalance": config.imbalances[setting], "fold": fold,
                               "method": method}
+    if dataset == "folder":  # which images they are: the folder, by its absolute path
+        from pathlib import Path
+
+        coords["folder"] = str(Path(str(config.data_dir)).expanduser().resolve())
     if is_gan(method):
         coords["method_settings"] = GAN_METHODS[method]
     return coords
@@ -238,6 +246,8 @@ def grid(config: ExperimentConfig) -> list[Cell]:
 def gan_key(cell: Cell, config: ExperimentConfig) -> str:
     """A hash of what decides a GAN row's trained generator: rows with equal keys (``bngan`` and
     ``bngan-mix``: they differ only in how they sample) share one."""
-    coords = {"dataset": cell["dataset"], "imbalance": config.imbalances[cell["setting"]], "fold": cell["fold"],
+    coords = {**_coords(config, cell["dataset"], cell["setting"], cell["fold"], cell["method"]),
               "settings": training_settings(cell["method"])}
+    for name in ("method", "method_settings"):  # the rows that share a generator differ only there
+        coords.pop(name, None)
     return fingerprint(coords, type(config), config, lambda scope: scope == "gan")
