@@ -162,6 +162,26 @@ def choose_model() -> tuple[str, TrainedModel] | None:
 
 
 # controls ---------------------------------------------------------------------------------------------
+def model_choice(name: str, path: str, options: list, index: int = 0) -> tuple[str, object]:
+    """The widget key of menu ``name`` for this model and its value (primed: the previous model's choice
+    when this model offers it, else ``options[index]``)."""
+    key = f"{name}@{hashlib.sha1(path.encode()).hexdigest()[:10]}"
+    if key not in st.session_state:
+        last = st.session_state.get(f"{name}@last")
+        st.session_state[key] = last if last in options else options[index]
+    return key, st.session_state[key]
+
+
+def model_select(where, label: str, options: list, name: str, path: str, index: int = 0, **kwargs):
+    """A menu whose entries name the model's codes or classes: a new widget per model, because a keyed
+    menu kept showing the previous model's entry names after a switch (measured in the browser). The choice
+    carries over when the new model offers it."""
+    key, _ = model_choice(name, path, options, index)
+    chosen = where.selectbox(label, options, key=key, **kwargs)
+    st.session_state[f"{name}@last"] = chosen
+    return chosen
+
+
 def code_name(model: TrainedModel, i: int) -> str:
     """``c1 · thickness`` (or ``c1`` when the code has no label)."""
     label = model.structure.labels.get(i)
@@ -182,11 +202,11 @@ def class_label(model: TrainedModel, c: int) -> str:
     return f"{name}{tag} ({counts[c]} img)" if c in counts else name
 
 
-def controls(model: TrainedModel) -> tuple[int, int, list[float]]:
+def controls(path: str, model: TrainedModel) -> tuple[int, int, list[float]]:
     """Class, noise seed and one slider per code; returns ``(label, seed, code values)``."""
     cols = st.columns([1.4, 1], gap="small")
-    label = cols[0].selectbox("Class", list(range(len(model.class_names))), key="trav_class",
-                              format_func=lambda c: class_label(model, c))
+    label = model_select(cols[0], "Class", list(range(len(model.class_names))), "trav_class", path,
+                         format_func=lambda c: class_label(model, c))
     st.session_state.setdefault("trav_seed", 0)
     seed = int(cols[1].number_input("Noise seed", min_value=0, step=1, key="trav_seed",
                                     help="The noise z stays fixed while the codes move; another seed, another "
@@ -284,8 +304,8 @@ def measured(path: str, model: TrainedModel, label: int) -> None:
 
     mtime = Path(path).stat().st_mtime
     k = model.structure.k
-    code = st.selectbox("Code to measure", list(range(1, k + 1)), format_func=lambda i: code_name(model, i),
-                        key="trav_measure_code")
+    code = model_select(st, "Code to measure", list(range(1, k + 1)), "trav_measure_code", path,
+                        format_func=lambda i: code_name(model, i))
     data = curves(path, mtime, label, code, code_span(model))
     shown = curve_attributes(model)
     st.plotly_chart(attribute_figure(data, shown, code_label=code_name(model, code)),
@@ -413,12 +433,13 @@ def main() -> None:
         if not presenting:
             st.caption(f"{model.config.dataset}, step {model.step}, {model.structure.k} codes, "
                        f"λ={model.config.lambda_reg:g} ({model.config.reg_mode})")
-        label, seed, values = controls(model)
+        label, seed, values = controls(path, model)
     with right:
         top = st.columns([1.35, 2.6] if presenting else [1, 2.6], gap="medium")
         with top[0]:
             st.markdown("**Generated image**")
-            playing = st.session_state.get("trav_play", 0)
+            play_options = [0, *range(1, model.structure.k + 1)]
+            _, playing = model_choice("trav_play", path, play_options)
             if playing:
                 st.image(sweep_animation(model, label, seed, values, playing), width=200)
                 st.caption(f"{code_name(model, playing)} sweeping {-code_span(model):+.1f} … "
@@ -427,7 +448,7 @@ def main() -> None:
                 st.image(current_image(model, label, seed, values), width=240 if presenting else 200,
                          output_format="PNG")
                 st.caption(", ".join(f"c{i}={v:+.1f}" for i, v in enumerate(values, start=1)))
-            st.selectbox("Play a sweep", [0, *range(1, model.structure.k + 1)], key="trav_play",
+            model_select(st, "Play a sweep", play_options, "trav_play", path,
                          format_func=lambda i: "— (still image)" if i == 0 else code_name(model, i),
                          help="Animate one code across its range, the others at the sliders' values.")
         with top[1]:
@@ -436,10 +457,10 @@ def main() -> None:
         st.markdown("**2-D grid** over two codes: a change along the diagonal means they are entangled")
         k = model.structure.k
         cols = st.columns([1, 1, 2.2], gap="medium")
-        code_x = cols[0].selectbox("Across (x)", list(range(1, k + 1)), index=0, key="trav_grid_x",
-                                   format_func=lambda i: code_name(model, i))
-        code_y = cols[1].selectbox("Down (y)", list(range(1, k + 1)), index=min(1, k - 1), key="trav_grid_y",
-                                   format_func=lambda i: code_name(model, i))
+        code_x = model_select(cols[0], "Across (x)", list(range(1, k + 1)), "trav_grid_x", path, index=0,
+                              format_func=lambda i: code_name(model, i))
+        code_y = model_select(cols[1], "Down (y)", list(range(1, k + 1)), "trav_grid_y", path, index=min(1, k - 1),
+                              format_func=lambda i: code_name(model, i))
         grid_cols = st.columns([1.2, 1], gap="medium")
         with grid_cols[0]:
             st.image(grid_image(model, label, seed, values, code_x, code_y), output_format="PNG")

@@ -50,6 +50,11 @@ def image_urls(at: AppTest) -> list[str]:
     return [url for image in at.image for url in image.value]
 
 
+def menu(at: AppTest, label: str):
+    """The menu labelled ``label`` (menus that name codes or classes get a new key per model)."""
+    return next(s for s in at.selectbox if s.label == label)
+
+
 def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
@@ -58,7 +63,7 @@ def test_page_shows_controls_images_and_measurements(page: AppTest) -> None:
     assert [s.label for s in page.slider] == ["c1 · thickness", "c2 · rotation", "c3"]
     assert page.slider(key="trav_code_1").max == 2.5  # most of the N(0, 1) prior
     assert "run-tiny · digits · 3 steps" in page.selectbox(key="trav_checkpoint").options
-    assert page.selectbox(key="trav_class").options[9] == "9 · minority (15 img)"
+    assert menu(page, "Class").options[9] == "9 · minority (15 img)"
     assert len(image_urls(page)) == 5  # image, strips, grid, then the side-by-side strips of two models
     assert [c.key for c in page.get("plotly_chart")] == [
         "trav_curves", "trav_effects", "trav_effects_readout", "trav_compare_effects_a",
@@ -72,7 +77,7 @@ def test_side_by_side_offers_every_other_model(page: AppTest, trained_runs: Path
     assert "run-tiny · digits · 3 steps" not in compare.options
     assert set(compare.options) == set(menu.options) - {"run-tiny · digits · 3 steps"}
     before = image_urls(page)
-    page.selectbox(key="trav_class").set_value(3).run()
+    menu(page, "Class").set_value(3).run()
     assert image_urls(page)[3] != before[3]  # the side-by-side strips follow the chosen class
 
 
@@ -90,11 +95,11 @@ def test_moving_a_slider_redraws_the_image(page: AppTest) -> None:
 
 def test_class_seed_and_grid_codes_change_the_pictures(page: AppTest) -> None:
     before = image_urls(page)
-    page.selectbox(key="trav_class").set_value(8).run()
+    menu(page, "Class").set_value(8).run()
     assert image_urls(page)[0] != before[0]
     page.number_input(key="trav_seed").set_value(3).run()
     middle = image_urls(page)
-    page.selectbox(key="trav_grid_x").set_value(3).run()
+    menu(page, "Across (x)").set_value(3).run()
     assert image_urls(page)[2] != middle[2] and image_urls(page)[0] == middle[0]
 
 
@@ -178,10 +183,10 @@ def test_rows_and_grid_pictures_have_room_for_labels() -> None:
 
 def test_play_animates_one_code(page: AppTest) -> None:
     still = image_urls(page)[0]
-    page.selectbox(key="trav_play").set_value(2).run()
+    menu(page, "Play a sweep").set_value(2).run()
     assert not page.exception
     animated = image_urls(page)[0]
     assert animated != still and animated.endswith(".gif")
     assert any("sweeping" in c and "and back" in c for c in texts(page.caption))
-    page.selectbox(key="trav_play").set_value(0).run()
+    menu(page, "Play a sweep").set_value(0).run()
     assert image_urls(page)[0] == still

@@ -24,13 +24,16 @@ def tiny_run() -> Path:
 
     from bngan.config import TrainConfig
     from bngan.runs import RunWriter
+    from bngan.structure import LatentStructure
     from bngan.training import Trainer
 
     torch.set_num_threads(1)
     folder = Path(os.environ["BNGAN_RUNS_DIR"]) / "e2e-tiny"
     if not (folder / "checkpoint.pt").exists():
+        labels = {1: "ink", 2: "tilt"}  # not the bundled model's: a switch shows
         trainer = Trainer(TrainConfig(dataset="digits", steps=3, batch_size=16, sample_every=100,
-                                      checkpoint_every=100, z_dim=8, device="cpu"))
+                                      checkpoint_every=100, z_dim=8, device="cpu",
+                                      structure=LatentStructure.preset("entangled", 3, labels=labels).to_dict()))
         writer = RunWriter(folder, trainer)
         trainer.run(callback=writer, checkpoint_path=writer.checkpoint)
         writer.close()
@@ -94,3 +97,29 @@ def test_presentation_layout_fits_a_projector(browser, app_url: str, artifacts_d
         page.screenshot(path=str(artifacts_dir / "traversals-presentation.png"))
     finally:
         page.close()
+
+
+def test_switching_models_shows_the_new_models_names_everywhere(page, app_url: str, tiny_run: Path) -> None:
+    """After another checkpoint is chosen, every slider and menu names the new model's codes and classes
+    (keyed menus used to keep the previous model's entry names: 'c1 · slant' over a grid of 'c1 · ink')."""
+    open_page(page, app_url, "Traversals")
+    main = page.locator(MAIN)
+    main.get_by_text("What each code does, measured").wait_for(timeout=60_000)
+    assert "thickness" in main.inner_text()  # the bundled default's labels
+    menu = main.get_by_test_id("stSelectbox").filter(has_text="Checkpoint")
+    menu.click()
+    page.get_by_role("option", name="e2e-tiny", exact=False).first.click()
+    sliders = page.locator(f"{MAIN} [data-testid=stSlider] [data-testid=stWidgetLabel]")
+    wait_until(lambda: sliders.all_inner_texts()[:2] == ["c1 · ink", "c2 · tilt"], "the new model's sliders", 60)
+    main.get_by_text("What each code does, measured").wait_for(timeout=60_000)
+
+    def shown() -> dict[str, str]:
+        """Each menu's label and the entry it shows."""
+        return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+            '[data-testid=stMain] [data-testid=stSelectbox] input[role=combobox]')].map(
+            (box) => [box.getAttribute('aria-label'), box.value]))""")
+
+    wait_until(lambda: shown().get("Across (x)") == "c1 · ink", "the grid menus to name the new codes", 30)
+    values = shown()
+    assert values["Down (y)"] == "c2 · tilt" and values["Code to measure"] == "c1 · ink", values
+    assert "4000 img" not in values["Class"], values  # the bundled MNIST model's count, not this digits run's
