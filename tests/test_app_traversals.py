@@ -72,10 +72,10 @@ def test_page_shows_controls_images_and_measurements(page: AppTest) -> None:
 
 
 def test_side_by_side_offers_every_other_model(page: AppTest, trained_runs: Path) -> None:
-    menu = page.selectbox(key="trav_checkpoint")
+    checkpoints = page.selectbox(key="trav_checkpoint")
     compare = page.selectbox(key="trav_compare")  # options are the menu's labels, values its paths
     assert "run-tiny · digits · 3 steps" not in compare.options
-    assert set(compare.options) == set(menu.options) - {"run-tiny · digits · 3 steps"}
+    assert set(compare.options) == set(checkpoints.options) - {"run-tiny · digits · 3 steps"}
     before = image_urls(page)
     menu(page, "Class").set_value(3).run()
     assert image_urls(page)[3] != before[3]  # the side-by-side strips follow the chosen class
