@@ -78,7 +78,8 @@ def data_settings() -> None:
     dataset = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key=wkey("dataset"))
     if dataset == "folder":
         st.text_input("Image folder", key=wkey("data_dir"), placeholder="/path/to/images",
-                      help="A folder with one sub-folder of images per class.")
+                      help="A folder with one sub-folder of images per class. Training uses its train/ folder, "
+                      "or 80% of each class: the rest is held out for the Evaluate page's test.")
     elif dataset in ("mnist", "fashion-mnist"):
         from bngan.data import default_data_dir
 
