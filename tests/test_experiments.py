@@ -302,13 +302,19 @@ def test_quality_of_added_minority_images(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(classifier, "judge_classifier", lambda *a, **k: judge)
     monkeypatch.setattr(quality, "frechet_distance", lambda a, b: float(np.abs(a.mean() - b.mean())))
     torch.manual_seed(0)
-    results = runner.run_experiment(methods=["ros"], folds=1, imbalance={"profile": "minority", "ir": 10},
+    results = runner.run_experiment(methods=["ros", "smote"], folds=1, imbalance={"profile": "minority", "ir": 10},
                                 classifier_steps=2, quality=True, out_dir=tmp_path, device="cpu")
     q = results["groups"][0]["methods"]["ros"]["quality"]
     assert {"fidelity", "fid", "precision", "coverage", "fidelity_8", "fidelity_9"} <= set(q)
-    cell = json.loads(next((tmp_path / "cells").glob("*.json")).read_text())
+    cell = json.loads(next((tmp_path / "cells").glob("*ros.json")).read_text())
     assert sorted(cell["quality"]["classes"]) == [8, 9]  # only the minority classes are judged
-    assert "Synthetic sample quality" in (tmp_path / "table.md").read_text()
+    # the diagnostics: ROS adds exact copies (ratio 0, every one closer than any real image); SMOTE does not
+    assert q["copy_ratio_8"]["mean"] < 1e-5 and q["copy_closer_9"]["mean"] == 1
+    smote = results["groups"][0]["methods"]["smote"]["quality"]
+    assert 0 < smote["copy_ratio_8"]["mean"] < 1.5 and 0 <= smote["domain_9"]["mean"] <= 1
+    assert set(cell["quality"]["cas"]) == {"8", "9"} and 0 <= cell["quality"]["cas"]["8"]["recall"] <= 1
+    report_text = (tmp_path / "table.md").read_text()
+    assert "Synthetic sample quality" in report_text and "8: CAS recall" in report_text
 
 
 def test_bench_dispatch_help(capsys: pytest.CaptureFixture) -> None:

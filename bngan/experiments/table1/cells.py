@@ -103,7 +103,7 @@ def is_done(stored: dict | None, cell: Cell, config: ExperimentConfig) -> bool:
         return False
     if cell["method"] != "dgc" and not set(map(str, config.classifier_snapshots)) <= set(stored.get("budgets", {})):
         return False
-    if not config.quality or "quality" in stored:
+    if not config.quality or "cas" in stored.get("quality", {}):  # older quality cells lack the diagnostics
         return True
     imbalance = config.imbalances[cell["setting"]]
     minority = report.table_classes(imbalance, {int(c): n for c, n in stored["train_counts"].items()})
@@ -217,6 +217,7 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     from bngan.checkpoint import CheckpointError
     from bngan.evaluation.baselines import trains_with_augmentation
     from bngan.evaluation.classifier import predict, train_classifier
+    from bngan.evaluation.diagnostics import cas_summary, cas_training_set
     from bngan.evaluation.metrics import classification_metrics
 
     method, fold = cell["method"], cell["fold"]
@@ -270,7 +271,27 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
         say("measuring sample quality")
         chosen = fakes + len(y)
         extra["quality"] = _quality(cell, config, x_res[chosen], y_res[chosen], context)
+        say("diagnostics: copying, real-vs-added classifier")
+        extra["quality"].update(_diagnostics(cell, config, x, y, x_res[chosen], y_res[chosen], test, minority))
+        say("diagnostics: CAS (a CNN that sees the minority classes only as added images)")
+        cas_x, cas_y = cas_training_set(x, y, x_res[chosen], y_res[chosen], minority)
+        cas_model = train_classifier(cas_x, cas_y, len(counts), epochs=budget["epochs"], steps=budget["steps"],
+                                     batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
+                                     device=config.device, augment=trains_with_augmentation(method))
+        cas_metrics = classification_metrics(test.labels.numpy(), predict(cas_model, test.images), len(counts))
+        extra["quality"]["cas"] = cas_summary(cas_metrics, minority)
     return predicted, extra
+
+
+def _diagnostics(cell: Cell, config: ExperimentConfig, x: np.ndarray, y: np.ndarray, added_x: np.ndarray,
+                 added_y: np.ndarray, test: Any, minority: list[int]) -> dict:
+    """Copying and the real-vs-added classifier of each minority class (:mod:`bngan.evaluation.diagnostics`)."""
+    from bngan.evaluation.classifier import judge_classifier
+    from bngan.evaluation.diagnostics import diagnose
+
+    judge = judge_classifier(cell["dataset"], image_size=config.image_size, device=config.device)
+    return diagnose(judge, x, y, test.images.numpy(), test.labels.numpy(), added_x, added_y, minority,
+                    random_state=cell["fold"])
 
 
 def _quality(cell: Cell, config: ExperimentConfig, fakes: np.ndarray, fake_labels: np.ndarray,

@@ -50,6 +50,11 @@ CLASS_METRICS = (("recall", "recall"), ("f1", "F1"))
 SUMMARY_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "g_mean", "g_macro", "recall", "precision", "f1",
                 "confusion")
 QUALITY_KEYS = ("fidelity", "fid", "precision", "recall", "density", "coverage")
+# (summary name, section of a cell's quality, key in it or None): bngan.evaluation.diagnostics
+DIAGNOSTICS = (("copy_ratio", "copying", "ratio"), ("copy_closer", "copying", "closer_share"),
+               ("domain", "domain", None), ("cas_recall", "cas", "recall"), ("cas_f1", "cas", "f1"))
+DIAGNOSTIC_HEADERS = {"copy_ratio": "copy ratio", "copy_closer": "closer than real", "domain": "real-vs-added acc.",
+                      "cas_recall": "CAS recall", "cas_f1": "CAS F1"}
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits"}
 REPORT_FILES = ("results.json", "results.csv", "folds.csv", "table.md", "figure.html")
 
@@ -199,6 +204,12 @@ def _quality_summary(quality: list[dict], minority: Sequence[int]) -> dict:
                     if str(c) in q.get("per_class", {}) and q["per_class"][str(c)].get(key) is not None]
             if vals:
                 out[f"{key}_{c}"] = mean_std(vals).as_dict()
+        for name, section, key in DIAGNOSTICS:
+            vals = [q[section][str(c)] for q in quality if str(c) in q.get(section, {})]
+            vals = [v.get(key) if isinstance(v, Mapping) else v for v in vals]
+            vals = [v for v in vals if v is not None]
+            if vals:
+                out[f"{name}_{c}"] = mean_std(vals).as_dict()
     return out
 
 
@@ -346,6 +357,23 @@ def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows])
 
 
+def diagnostics_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
+    """Copying, the real-vs-added classifier and CAS per minority class and method, or None."""
+    rows, minority = [], groups[0]["minority"] if groups else []
+    for group in groups:
+        for method in methods:
+            q = group["methods"].get(method, {}).get("quality") or {}
+            keys = [f"{name}_{c}" for c in group["minority"] for name in DIAGNOSTIC_HEADERS]
+            if not any(k in q for k in keys):
+                continue
+            cells = [format_mean_std(q[k]["mean"], q[k]["std"]) if k in q else "—" for k in keys]
+            rows.append("| " + " | ".join([group["label"], method, *cells]) + " |")
+    if not rows:
+        return None
+    header = ["setting", "method", *(f"{c}: {title}" for c in minority for title in DIAGNOSTIC_HEADERS.values())]
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows])
+
+
 def markdown_report(results: Mapping) -> str:
     """The Markdown file: a title, the table(s), the legend, the sample-quality table and the caveats."""
     config = ExperimentConfig.from_saved(results["experiment"])
@@ -366,6 +394,16 @@ def markdown_report(results: Mapping) -> str:
     quality = quality_table(groups, config.methods)
     if quality:
         lines += ["## Synthetic sample quality (judge classifier's feature space)", "", quality, ""]
+    diagnostics = diagnostics_table(groups, config.methods)
+    if diagnostics:
+        lines += ["## Why: copying, real-vs-added classifier, CAS (per minority class)", "", diagnostics, "",
+                  "Copy ratio: median distance of an added image to its nearest training image of its class over "
+                  "the same for real test images (1 = as novel as fresh real images, 0 = copies); closer than "
+                  "real: share of added images nearer than the 5th percentile of the test images' distances "
+                  "(0.05 = chance). Real-vs-added acc.: 5-fold accuracy of a logistic regression on the judge's "
+                  "features telling added from held-out real images (0.5 = indistinguishable). CAS: the CNN "
+                  "trained with the minority classes only as added images, recall/F1 on their real test images.",
+                  ""]
     if results["failures"]:
         lines += ["## Failed cells", ""]
         lines += [f"- `{f['cell']}`: {f['error']}" for f in results["failures"]] + [""]
