@@ -35,6 +35,7 @@ METHODS = {
     "bngan": "bngan (disentangled)", "bngan-entangled": "bngan (entangled)",
     "bngan-reference": "bngan (reference code's structure)",
     "bngan-mix": "bngan mix (half real copies, best of 3 samples)",
+    "bngan-trunc": "bngan, noise truncated at ±1",
     "infogan-mix": "InfoGAN mix (half real copies, best of 3 samples)", "dgc": "DGC (end-to-end)",
 }
 DEFAULTS: dict[str, Any] = {
@@ -130,7 +131,8 @@ def advanced_settings() -> None:
     cols[0].selectbox("Device", devices, key=wkey("device"))
     cols[1].selectbox("GAN preset", ["fast", "paper"], key=wkey("gan_preset"))
     st.text_input("Sampling strategy", key=wkey("strategy"),
-                  help="auto, minority, not majority, all, or a fraction in (0, 1] for partial balancing.")
+                  help="auto, minority, not majority, all, +N (N images added to each smaller class), or a "
+                       "fraction in (0, 1] for partial balancing.")
     cols = st.columns(2)
     cols[0].number_input("DGC width", min_value=0.05, max_value=1.0, step=0.05, key=wkey("dgc_width"),
                          help="1.0 is the paper's network; 0.25 runs on a CPU.")

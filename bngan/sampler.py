@@ -22,7 +22,7 @@ from bngan.data import ImageDataset
 from bngan.device import DEVICES
 from bngan.errors import InvalidSettingError
 from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, LatentStructure, StructureError
-from bngan.training import TrainedModel, Trainer, sample_codes
+from bngan.training import TrainedModel, Trainer, sample_codes, sample_noise
 
 MAX_CANDIDATES = 1000
 CANDIDATE_BYTES = 256 * 2**20  # candidate images held at once; more are scored in chunks of this size
@@ -83,7 +83,8 @@ class BNGANOversampler(BaseOverSampler):
     MNIST, synthetic images alone lose to plain copies, a half-and-half mix comes close (RESULTS.md).
     ``candidates`` > 1 draws that many synthetic images per image kept and keeps the ones the discriminator
     finds most realistic for their class (its class-conditional ``adv`` score): discriminator rejection
-    sampling, which trades a little diversity for fewer failed samples. Pixel values are expected in [0, 1].
+    sampling, which trades a little diversity for fewer failed samples. ``truncation`` t redraws the noise's
+    entries beyond ±t (BigGAN's truncation trick; None: the full N(0, 1)). Pixel values are expected in [0, 1].
     """
 
     _sampling_type = "over-sampling"
@@ -102,13 +103,15 @@ class BNGANOversampler(BaseOverSampler):
         "device": [StrOptions(set(DEVICES))],
         "real_share": [Interval(Real, 0, 1, closed="both")],
         "candidates": [Interval(Integral, 1, MAX_CANDIDATES, closed="both")],
+        "truncation": [Interval(Real, 0, None, closed="neither"), None],
         "verbose": ["verbose"],
         "progress": [callable, None],
     }
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, checkpoint=None, structure="disentangled",
                  k=4, preset="fast", reg_mode="paper", lambda_reg=0.1, steps=2000, batch_size=64,
-                 image_shape=None, device="auto", real_share=0.0, candidates=1, verbose=False, progress=None):
+                 image_shape=None, device="auto", real_share=0.0, candidates=1, truncation=None, verbose=False,
+                 progress=None):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
         self.checkpoint = checkpoint
@@ -123,6 +126,7 @@ class BNGANOversampler(BaseOverSampler):
         self.device = device
         self.real_share = real_share
         self.candidates = candidates
+        self.truncation = truncation
         self.verbose = verbose
         self.progress = progress  # progress(step, total) while the GAN trains, e.g. for an app's progress line
 
@@ -221,7 +225,7 @@ class BNGANOversampler(BaseOverSampler):
         cfg = self.model_.generator.cfg
         chunk = max(1, CANDIDATE_BYTES // (4 * cfg.channels * cfg.image_size ** 2))
         if n * per_image <= chunk:
-            images = self.model_.generate(torch.full((n * per_image,), code), seed=seed)
+            images = self.model_.generate(torch.full((n * per_image,), code), seed=seed, truncation=self.truncation)
             if per_image > 1:
                 realness = self.model_.realness(images, torch.full((len(images),), code))
                 images = images[realness.argsort(descending=True)[:n]]
@@ -241,7 +245,7 @@ class BNGANOversampler(BaseOverSampler):
             left -= m
             labels = torch.full((m,), code)
             codes = sample_codes(m, cfg.code_dim, config.code_prior, rng)
-            z = torch.randn(m, cfg.z_dim, generator=rng)
+            z = sample_noise(m, cfg.z_dim, rng, self.truncation)
             images = self.model_.generate(labels, codes=codes, z=z)
             if per_image > 1:
                 realness = self.model_.realness(images, labels)

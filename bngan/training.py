@@ -79,6 +79,19 @@ def sample_codes(n: int, k: int, prior: str, generator: torch.Generator | None =
     return torch.randn(n, k, generator=generator, device=device)
 
 
+def sample_noise(n: int, z_dim: int, generator: torch.Generator | None = None,
+                 truncation: float | None = None) -> torch.Tensor:
+    """The noise ``z ~ N(0, 1)``; with ``truncation`` t, every entry beyond ±t is drawn again (BigGAN's
+    truncation trick: samples nearer the mode, typically more typical and less varied)."""
+    z = torch.randn(n, z_dim, generator=generator)
+    if truncation is not None:
+        outside = z.abs() > truncation
+        while outside.any():
+            z[outside] = torch.randn(int(outside.sum()), generator=generator)
+            outside = z.abs() > truncation
+    return z
+
+
 class Trainer:
     """Owns the networks, optimisers, data and step counter of one run."""
 
@@ -498,8 +511,9 @@ def ema_of(generator: torch.nn.Module, decay: float) -> torch.optim.swa_utils.Av
 @torch.no_grad()
 def generate(generator: torch.nn.Module, config: TrainConfig, labels: torch.Tensor,
              codes: torch.Tensor | None = None, z: torch.Tensor | None = None, batch_size: int = 512,
-             rng: torch.Generator | None = None) -> torch.Tensor:
-    """Run ``G`` in eval mode in batches; images in [0, 1] on the CPU."""
+             rng: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
+    """Run ``G`` in eval mode in batches; images in [0, 1] on the CPU (``truncation``: see
+    :func:`sample_noise`, for the noise it draws)."""
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
@@ -508,7 +522,7 @@ def generate(generator: torch.nn.Module, config: TrainConfig, labels: torch.Tens
     if codes is None:
         codes = sample_codes(len(labels), k, config.code_prior, rng)
     if z is None:
-        z = torch.randn(len(labels), generator.cfg.z_dim, generator=rng)
+        z = sample_noise(len(labels), generator.cfg.z_dim, rng, truncation)
     out = []
     for start in range(0, len(labels), batch_size):
         part = slice(start, start + batch_size)
@@ -555,9 +569,9 @@ class TrainedModel:
                    int(data["step"]))
 
     def generate(self, labels: torch.Tensor, codes: torch.Tensor | None = None, z: torch.Tensor | None = None,
-                 seed: int | None = None) -> torch.Tensor:
+                 seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
-        return generate(self.generator, self.config, labels, codes, z, rng=rng)
+        return generate(self.generator, self.config, labels, codes, z, rng=rng, truncation=truncation)
 
     @torch.no_grad()
     def realness(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512) -> torch.Tensor:

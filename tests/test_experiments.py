@@ -93,6 +93,11 @@ def test_sampling_strategy_fraction_and_budget() -> None:
     assert ex.resolve_sampling_strategy(1.0, counts) == {1: 100, 2: 100}
     assert ex.resolve_sampling_strategy("auto", counts) == "auto"
     assert ex.parse_sampling_strategy("0.25") == 0.25
+    assert ex.parse_sampling_strategy(" +100") == "+100"  # the reference code's +100 images per class
+    assert ex.resolve_sampling_strategy("+100", counts) == {1: 140, 2: 110}
+    for bad in ("+", "+0", "+1.5", "+x"):
+        with pytest.raises(ExperimentError, match="positive whole"):
+            ex.parse_sampling_strategy(bad)
     config = ex.ExperimentConfig()
     assert ex.classifier_budget(config, 8990) == {"epochs": 8, "steps": 8 * 141}  # MNIST standard split
     assert ex.classifier_budget(ex.ExperimentConfig(classifier_epochs=3), 8990) == {"epochs": 3, "steps": None}
@@ -329,8 +334,12 @@ def test_bench_dispatch_help(capsys: pytest.CaptureFixture) -> None:
 def test_gan_rows_differ_only_in_what_defines_them() -> None:
     from bngan.evaluation.baselines import make_oversampler
 
-    rows = {name: make_oversampler(name, steps=5) for name in ("bngan", "bngan-mix", "infogan")}
+    rows = {name: make_oversampler(name, steps=5) for name in ("bngan", "bngan-mix", "bngan-trunc", "infogan")}
     assert rows["bngan-mix"].real_share == 0.5 and rows["bngan"].real_share == 0.0
+    assert rows["bngan-trunc"].truncation == 1.0 and rows["bngan"].truncation is None
+    config = ex.ExperimentConfig(methods=["bngan", "bngan-trunc", "infogan"])
+    keys = {c["method"]: ex.gan_key(c, config) for c in ex.grid(config) if c["fold"] == 0}
+    assert keys["bngan"] == keys["bngan-trunc"] != keys["infogan"]  # truncation acts after training
     assert rows["bngan-mix"].candidates == 3 and rows["bngan"].candidates == 1
     assert rows["infogan"].reg_mode == "infogan" and rows["bngan"].reg_mode == "paper"
     assert {r.steps for r in rows.values()} == {5}

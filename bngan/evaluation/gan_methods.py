@@ -14,10 +14,11 @@ GAN_METHODS: dict[str, dict[str, Any]] = {
     "bngan-entangled": {"structure": "entangled", "reg_mode": "paper"},
     "bngan-reference": {"structure": "reference", "reg_mode": "paper"},
     "bngan-mix": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3},
+    "bngan-trunc": {"structure": "disentangled", "reg_mode": "paper", "truncation": 1.0},
     "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
     "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
 }
-SAMPLING_SETTINGS = ("real_share", "candidates")
+SAMPLING_SETTINGS = ("real_share", "candidates", "truncation")
 """Settings that act after training: rows that differ only in these share one trained generator."""
 GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
 """Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""

@@ -10,6 +10,8 @@ is the regulariser's doing:
 * ``bngan-mix`` — ``bngan``'s generator, but half of the added images are copies of real minority images
   (``real_share=0.5``) and each synthetic one is the most realistic of 3 draws by the discriminator
   (``candidates=3``): synthetic images alone lost to plain copies on MNIST (RESULTS.md);
+* ``bngan-trunc`` — ``bngan``'s generator sampled with the noise truncated at ±1 (``truncation=1.0``):
+  more typical, less varied images;
 * ``infogan-mix`` — the same sampling from ``infogan``'s generator, so that ``bngan-mix`` vs ``infogan-mix``
   isolates the regulariser again;
 * ``infogan`` — InfoGAN's mutual-information loss on continuous codes, ``Σ_i MSE(c'_i, c_i)``

@@ -45,8 +45,8 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--gan-preset", default="fast", choices=("fast", "paper"), help="GAN network size")
     parser.add_argument("--gan-batch-size", type=int, default=64)
     parser.add_argument("--sampling-strategy", default="auto",
-                        help="auto | minority | not majority | all | a fraction in (0, 1] for partial "
-                             "balancing")
+                        help="auto | minority | not majority | all | +N (N images added to each smaller class) "
+                             "| a fraction in (0, 1] for partial balancing")
     parser.add_argument("--minority", default="8,9", help="minority classes (minority profile and the sweep)")
     if sweep:
         parser.add_argument("--irs", default=",".join(str(r) for r in SWEEP_IRS), help="imbalance ratios")

@@ -156,11 +156,17 @@ def available_methods() -> list[str]:
 
 
 def parse_sampling_strategy(value: Any) -> str | float:
-    """'auto' and imbalanced-learn's other strings as they are; a number (or numeric text) as a fraction."""
+    """'auto' and imbalanced-learn's other strings as they are; ``+N`` (N images added to every class smaller
+    than the largest, as the reference code adds 100); a number (or numeric text) as a fraction."""
     if isinstance(value, str):
         text = value.strip()
         if text in STRATEGY_NAMES:
             return text
+        if text.startswith("+"):
+            if not text[1:].isdigit() or int(text[1:]) < 1:
+                raise ExperimentError(f"'+N' adds N images to each smaller class: N must be a positive whole "
+                                      f"number, got {value!r}")
+            return f"+{int(text[1:])}"
         try:
             value = float(text)
         except ValueError:
@@ -172,10 +178,13 @@ def parse_sampling_strategy(value: Any) -> str | float:
 
 
 def resolve_sampling_strategy(strategy: str | float, counts: Mapping[int, int]) -> str | dict[int, int]:
-    """A fraction ``f`` becomes ``{class: max(n_c, round(f * n_max))}`` for the classes that grow."""
+    """A fraction ``f`` becomes ``{class: max(n_c, round(f * n_max))}`` for the classes that grow; ``+N``
+    becomes ``{class: n_c + N}`` for every class smaller than the largest."""
+    top = max(counts.values())
+    if isinstance(strategy, str) and strategy.startswith("+"):
+        return {int(c): int(n) + int(strategy[1:]) for c, n in counts.items() if n < top}
     if isinstance(strategy, str):
         return strategy
-    top = max(counts.values())
     target = {int(c): max(int(n), round(strategy * top)) for c, n in counts.items()}
     return {c: n for c, n in target.items() if n > counts[c]}
 
