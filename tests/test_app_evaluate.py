@@ -67,17 +67,22 @@ def test_page_renders_with_defaults() -> None:
     assert any("at least one data set, one method" in e.value for e in at.error)
 
 
-def test_tiny_run_completes_and_shows_the_table() -> None:
-    at = open_page()
+def run_none_and_ros(at: AppTest) -> AppTest:
+    """Run a one-fold, 5-step comparison of none and ROS on the page's data set; wait until it is shown."""
     at.multiselect(key="eval_methods").set_value(["none", "ros"])
     at.number_input(key="eval_folds").set_value(1)
     at.selectbox(key="eval_budget").set_value("steps").run()
     at.number_input(key="eval_clf_steps").set_value(5)
     at.selectbox(key="eval_device").set_value("cpu")
     at.button(key="eval_run").click().run()
-    assert any("Started job" in s.value for s in at.success)
-    at = wait_for(at, lambda a: any("-badge[finished]" in m.value for m in a.markdown) and
-                  table_methods(a) == ["none", "ros"], "the comparison to finish")
+    assert any("Started job" in s.value for s in at.success), [e.value for e in at.error]
+    return wait_for(at, lambda a: any("-badge[finished]" in m.value for m in a.markdown) and
+                    table_methods(a) == ["none", "ros"], "the comparison to finish")
+
+
+def test_tiny_run_completes_and_shows_the_table() -> None:
+    at = open_page()
+    at = run_none_and_ros(at)
     table = at.dataframe[0].value
     assert "8 (IR 10) recall" in table.columns and "G-mean" in table.columns
     keys = {c.key for c in at.get("plotly_chart")}
@@ -103,15 +108,7 @@ def test_a_folder_of_images_is_compared_on_its_held_out_images(tmp_path: Path) -
     assert minority.options == ["0 · circle", "1 · square", "2 · star"]
     minority.set_value([2])
     at.number_input(key="eval_ir").set_value(3.0)
-    at.multiselect(key="eval_methods").set_value(["none", "ros"])
-    at.number_input(key="eval_folds").set_value(1)
-    at.selectbox(key="eval_budget").set_value("steps").run()
-    at.number_input(key="eval_clf_steps").set_value(5)
-    at.selectbox(key="eval_device").set_value("cpu")
-    at.button(key="eval_run").click().run()
-    assert any("Started job" in s.value for s in at.success), [e.value for e in at.error]
-    at = wait_for(at, lambda a: any("-badge[finished]" in m.value for m in a.markdown) and
-                  table_methods(a) == ["none", "ros"], "the folder comparison to finish")
+    at = run_none_and_ros(at)
     assert any("star" in column for column in at.dataframe[0].value.columns)
     import json
 
