@@ -36,6 +36,9 @@ METHODS = {
     "bngan-reference": "bngan (reference code's structure)",
     "bngan-mix": "bngan mix (half real copies, best of 3 samples)",
     "bngan-trunc": "bngan, noise truncated at ±1",
+    "bngan-da": "bngan + DiffAugment", "bngan-ema": "bngan + generator EMA (0.999)",
+    "bngan-hinge-sn": "bngan + hinge loss and spectral norm", "bngan-lecam": "bngan + LeCam (0.1)",
+    "bngan-de": "bngan + DiffAugment, EMA and LeCam",
     "infogan-mix": "InfoGAN mix (half real copies, best of 3 samples)", "dgc": "DGC (end-to-end)",
 }
 DEFAULTS: dict[str, Any] = {

@@ -21,6 +21,7 @@ from bngan.config import TrainConfig
 from bngan.data import ImageDataset
 from bngan.device import DEVICES
 from bngan.errors import InvalidSettingError
+from bngan.losses import ADVERSARIAL_LOSSES
 from bngan.structure import MAX_CODES, MIN_CODES, PRESETS, LatentStructure, StructureError
 from bngan.training import TrainedModel, Trainer, sample_codes, sample_noise
 
@@ -84,7 +85,9 @@ class BNGANOversampler(BaseOverSampler):
     ``candidates`` > 1 draws that many synthetic images per image kept and keeps the ones the discriminator
     finds most realistic for their class (its class-conditional ``adv`` score): discriminator rejection
     sampling, which trades a little diversity for fewer failed samples. ``truncation`` t redraws the noise's
-    entries beyond ±t (BigGAN's truncation trick; None: the full N(0, 1)). Pixel values are expected in [0, 1].
+    entries beyond ±t (BigGAN's truncation trick; None: the full N(0, 1)). ``adv_loss``, ``spectral_norm``,
+    ``diffaugment``, ``ema_decay`` and ``lecam`` are the data-efficient training options of
+    :class:`bngan.TrainConfig` (all off by default). Pixel values are expected in [0, 1].
     """
 
     _sampling_type = "over-sampling"
@@ -104,14 +107,20 @@ class BNGANOversampler(BaseOverSampler):
         "real_share": [Interval(Real, 0, 1, closed="both")],
         "candidates": [Interval(Integral, 1, MAX_CANDIDATES, closed="both")],
         "truncation": [Interval(Real, 0, None, closed="neither"), None],
+        "adv_loss": [StrOptions(set(ADVERSARIAL_LOSSES))],
+        "spectral_norm": ["boolean"],
+        "diffaugment": ["boolean"],
+        "ema_decay": [Interval(Real, 0, 0.99999, closed="both")],
+        "lecam": [Interval(Real, 0, 100, closed="both")],
         "verbose": ["verbose"],
         "progress": [callable, None],
     }
 
     def __init__(self, *, sampling_strategy="auto", random_state=None, checkpoint=None, structure="disentangled",
                  k=4, preset="fast", reg_mode="paper", lambda_reg=0.1, steps=2000, batch_size=64,
-                 image_shape=None, device="auto", real_share=0.0, candidates=1, truncation=None, verbose=False,
-                 progress=None):
+                 image_shape=None, device="auto", real_share=0.0, candidates=1, truncation=None,
+                 adv_loss="least-squares", spectral_norm=False, diffaugment=False, ema_decay=0.0, lecam=0.0,
+                 verbose=False, progress=None):
         super().__init__(sampling_strategy=sampling_strategy)
         self.random_state = random_state
         self.checkpoint = checkpoint
@@ -127,6 +136,11 @@ class BNGANOversampler(BaseOverSampler):
         self.real_share = real_share
         self.candidates = candidates
         self.truncation = truncation
+        self.adv_loss = adv_loss
+        self.spectral_norm = spectral_norm
+        self.diffaugment = diffaugment
+        self.ema_decay = ema_decay
+        self.lecam = lecam
         self.verbose = verbose
         self.progress = progress  # progress(step, total) while the GAN trains, e.g. for an app's progress line
 
@@ -189,6 +203,9 @@ class BNGANOversampler(BaseOverSampler):
         config = TrainConfig(dataset="digits", imbalance={"profile": "none"}, preset=self.preset,
                              structure=structure.to_dict(), reg_mode=self.reg_mode, lambda_reg=self.lambda_reg,
                              steps=self.steps, batch_size=self.batch_size, device=self.device,
+                             adv_loss=self.adv_loss, spectral_norm=bool(self.spectral_norm),
+                             diffaugment=bool(self.diffaugment), ema_decay=float(self.ema_decay),
+                             lecam=float(self.lecam),
                              seed=0 if self.random_state is None else int(self.random_state),
                              image_size=side if side % 4 == 0 else None, sample_every=10**9)
         if side % 4:

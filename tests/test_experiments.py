@@ -345,6 +345,29 @@ def test_gan_rows_differ_only_in_what_defines_them() -> None:
     assert {r.steps for r in rows.values()} == {5}
 
 
+def test_ablation_rows_train_with_their_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each data-efficient row hands its option to the GAN's TrainConfig (and gets a generator of its own)."""
+    import torch
+
+    from bngan.evaluation.baselines import make_oversampler
+
+    torch.set_num_threads(1)
+    x = np.random.default_rng(0).random((24, 1, 8, 8)).astype(np.float32)
+    y = np.array([0] * 18 + [1] * 6)
+    expected = {"bngan-da": {"diffaugment": True}, "bngan-ema": {"ema_decay": 0.999},
+                "bngan-hinge-sn": {"adv_loss": "hinge", "spectral_norm": True}, "bngan-lecam": {"lecam": 0.1},
+                "bngan-de": {"diffaugment": True, "ema_decay": 0.999, "lecam": 0.1}}
+    for name, options in expected.items():
+        sampler = make_oversampler(name, steps=2, batch_size=8, device="cpu")
+        x_res, _ = sampler.fit_resample(x, y)
+        assert len(x_res) == 36
+        config = sampler.trainer_.config
+        assert {k: getattr(config, k) for k in options} == options, name
+    config = ex.ExperimentConfig(methods=["bngan", *expected])
+    keys = [ex.gan_key(c, config) for c in ex.grid(config) if c["fold"] == 0]
+    assert len(set(keys)) == len(keys)  # a generator per training recipe
+
+
 def test_rows_that_differ_only_in_sampling_share_one_trained_generator(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """bngan trains and saves its GAN; bngan-mix loads it (no second training); infogan trains its own."""

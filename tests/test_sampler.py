@@ -308,7 +308,9 @@ def test_truncation_keeps_the_noise_within_bounds_and_the_images_nearer_the_mode
 @pytest.mark.parametrize("bad", [{"real_share": 1.5}, {"candidates": 0}, {"candidates": 1.5}, {"k": 0},
                                  {"steps": 0}, {"batch_size": 1}, {"lambda_reg": -1.0}, {"preset": "huge"},
                                  {"reg_mode": "magic"}, {"device": "tpu"}, {"structure": "{not json"},
-                                 {"structure": 3}, {"verbose": "loud"}])
+                                 {"structure": 3}, {"verbose": "loud"}, {"truncation": 0.0},
+                                 {"adv_loss": "wasserstein"}, {"spectral_norm": "yes"}, {"diffaugment": 1},
+                                 {"ema_decay": 1.0}, {"lecam": -0.5}])
 def test_every_parameter_is_checked_before_anything_trains(bad: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad setting is reported at once, not after the GAN has trained for minutes."""
     from bngan.training import Trainer

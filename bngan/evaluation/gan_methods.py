@@ -15,6 +15,13 @@ GAN_METHODS: dict[str, dict[str, Any]] = {
     "bngan-reference": {"structure": "reference", "reg_mode": "paper"},
     "bngan-mix": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3},
     "bngan-trunc": {"structure": "disentangled", "reg_mode": "paper", "truncation": 1.0},
+    # the data-efficient training options, one at a time and together (the ablation of docs/evaluation.md)
+    "bngan-da": {"structure": "disentangled", "reg_mode": "paper", "diffaugment": True},
+    "bngan-ema": {"structure": "disentangled", "reg_mode": "paper", "ema_decay": 0.999},
+    "bngan-hinge-sn": {"structure": "disentangled", "reg_mode": "paper", "adv_loss": "hinge", "spectral_norm": True},
+    "bngan-lecam": {"structure": "disentangled", "reg_mode": "paper", "lecam": 0.1},
+    "bngan-de": {"structure": "disentangled", "reg_mode": "paper", "diffaugment": True, "ema_decay": 0.999,
+                 "lecam": 0.1},
     "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
     "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
 }

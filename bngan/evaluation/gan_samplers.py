@@ -12,6 +12,9 @@ is the regulariser's doing:
   (``candidates=3``): synthetic images alone lost to plain copies on MNIST (RESULTS.md);
 * ``bngan-trunc`` — ``bngan``'s generator sampled with the noise truncated at ±1 (``truncation=1.0``):
   more typical, less varied images;
+* ``bngan-da``, ``bngan-ema``, ``bngan-hinge-sn``, ``bngan-lecam`` — ``bngan`` trained with one
+  data-efficient option (DiffAugment; a 0.999 moving average of G; hinge loss with spectral norm; LeCam
+  at 0.1), and ``bngan-de`` with DiffAugment, the average and LeCam together: the ablation's rows;
 * ``infogan-mix`` — the same sampling from ``infogan``'s generator, so that ``bngan-mix`` vs ``infogan-mix``
   isolates the regulariser again;
 * ``infogan`` — InfoGAN's mutual-information loss on continuous codes, ``Σ_i MSE(c'_i, c_i)``
