@@ -245,18 +245,24 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     oversample_s = time.perf_counter() - t0
     budget = classifier_budget(config, len(x))
     say(f"training the CNN ({budget['steps'] or str(budget['epochs']) + ' epochs'} steps)")
+
+    def fit(images: np.ndarray, labels: np.ndarray, **options: Any) -> Any:
+        """The experiment's CNN (budget, seed, augmentation of this row) on these images."""
+        return train_classifier(images, labels, len(counts), epochs=budget["epochs"], steps=budget["steps"],
+                                batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
+                                device=config.device, augment=trains_with_augmentation(method), **options)
+
+    def scores(model: Any) -> dict:
+        return classification_metrics(test.labels.numpy(), predict(model, test.images), len(counts))
+
     budgets: dict[str, dict] = {}
 
     def measure(step: int, snapshot: Any) -> None:
         say(f"training the CNN: measuring the {step}-step budget")
-        budgets[str(step)] = classification_metrics(test.labels.numpy(), predict(snapshot, test.images),
-                                                    len(counts))
+        budgets[str(step)] = scores(snapshot)
 
-    model = train_classifier(x_res, y_res, len(counts), epochs=budget["epochs"], steps=budget["steps"],
-                             batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
-                             device=config.device, augment=trains_with_augmentation(method),
-                             progress=lambda epoch, epochs, loss: say(f"training the CNN: epoch {epoch} / {epochs}"),
-                             snapshots=config.classifier_snapshots, on_snapshot=measure)
+    model = fit(x_res, y_res, snapshots=config.classifier_snapshots, on_snapshot=measure,
+                progress=lambda epoch, epochs, loss: say(f"training the CNN: epoch {epoch} / {epochs}"))
     say("predicting the test set")
     predicted = predict(model, test.images)
     extra: dict[str, Any] = {
@@ -268,47 +274,33 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     minority = report.table_classes(config.imbalances[cell["setting"]], counts)
     fakes = np.flatnonzero(np.isin(y_res[len(y):], minority))
     if config.quality and len(fakes):
-        say("measuring sample quality")
-        chosen = fakes + len(y)
-        extra["quality"] = _quality(cell, config, x_res[chosen], y_res[chosen], context)
-        say("diagnostics: copying, real-vs-added classifier")
-        extra["quality"].update(_diagnostics(cell, config, x, y, x_res[chosen], y_res[chosen], test, minority))
-        say("diagnostics: CAS (a CNN that sees the minority classes only as added images)")
-        cas_x, cas_y = cas_training_set(x, y, x_res[chosen], y_res[chosen], minority)
-        cas_model = train_classifier(cas_x, cas_y, len(counts), epochs=budget["epochs"], steps=budget["steps"],
-                                     batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
-                                     device=config.device, augment=trains_with_augmentation(method))
-        cas_metrics = classification_metrics(test.labels.numpy(), predict(cas_model, test.images), len(counts))
-        extra["quality"]["cas"] = cas_summary(cas_metrics, minority)
+        say("measuring sample quality: fidelity, FID, PRDC, copying, real-vs-added classifier")
+        added_x, added_y = x_res[fakes + len(y)], y_res[fakes + len(y)]
+        extra["quality"] = _quality(cell, config, context, (x, y), (added_x, added_y), test, minority)
+        say("measuring sample quality: CAS (a CNN that sees the minority classes only as added images)")
+        extra["quality"]["cas"] = cas_summary(scores(fit(*cas_training_set(x, y, added_x, added_y, minority))),
+                                              minority)
     return predicted, extra
 
 
-def _diagnostics(cell: Cell, config: ExperimentConfig, x: np.ndarray, y: np.ndarray, added_x: np.ndarray,
-                 added_y: np.ndarray, test: Any, minority: list[int]) -> dict:
-    """Copying and the real-vs-added classifier of each minority class (:mod:`bngan.evaluation.diagnostics`)."""
-    from bngan.evaluation.classifier import judge_classifier
-    from bngan.evaluation.diagnostics import diagnose
-
-    judge = judge_classifier(cell["dataset"], image_size=config.image_size, device=config.device)
-    return diagnose(judge, x, y, test.images.numpy(), test.labels.numpy(), added_x, added_y, minority,
-                    random_state=cell["fold"])
-
-
-def _quality(cell: Cell, config: ExperimentConfig, fakes: np.ndarray, fake_labels: np.ndarray,
-             context: RunContext) -> dict:
-    """Fidelity, FID and PRDC of the added images against the real training images, in the judge's space.
+def _quality(cell: Cell, config: ExperimentConfig, context: RunContext, fold_data: tuple[np.ndarray, np.ndarray],
+             added: tuple[np.ndarray, np.ndarray], test: Any, minority: list[int]) -> dict:
+    """Fidelity, FID and PRDC of the added minority images against the real training images in the judge's
+    space, and the copying and real-vs-added diagnostics (:mod:`bngan.evaluation.diagnostics`).
 
     Only the table's minority classes are measured ("overall" pools them): each Fréchet distance needs a
     1000×1000 matrix square root (seconds on a CPU), and the minority images are the ones the paper is about.
     """
     from bngan.evaluation.classifier import judge_classifier
+    from bngan.evaluation.diagnostics import diagnose
     from bngan.evaluation.quality import sample_quality
 
     judge = judge_classifier(cell["dataset"], image_size=config.image_size, device=config.device)
     real = context.dataset(cell["dataset"], True)
-    quality = sample_quality(judge, real.images, real.labels, fakes, fake_labels,
+    quality = sample_quality(judge, real.images, real.labels, *added,
                              max_samples=config.quality_max_samples, random_state=cell["fold"])
     quality["judge_test_accuracy"] = judge.judge_info.get("test_accuracy")
     quality["per_class"] = {str(c): v for c, v in quality["per_class"].items()}
+    quality.update(diagnose(judge, *fold_data, test.images.numpy(), test.labels.numpy(), *added, minority,
+                            random_state=cell["fold"]))
     return quality
-
