@@ -225,6 +225,7 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     shared = context.gan_path(cell) if sorted(counts) == list(range(len(counts))) else None
     reuse = shared is not None and shared.exists()
     say("oversampling" + ("" if method in CLASSICAL else
+                          f" (autoencoder, {config.deepsmote_steps} steps)" if method == "deepsmote" else
                           " (shared GAN)" if reuse else f" (GAN, {config.gan_steps} steps)"))
     sampler = make_method_sampler(method, config, fold, counts, checkpoint=shared if reuse else None)
     if not reuse and is_gan(method):
