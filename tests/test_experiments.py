@@ -229,6 +229,8 @@ def test_folder_cells_name_their_folder() -> None:
     """A folder experiment needs its folder, and its cells' fingerprints (and shared GANs) change with it."""
     with pytest.raises(ExperimentError, match="needs its folder"):
         ex.ExperimentConfig(datasets=["folder"])
+    with pytest.raises(ExperimentError, match="without --quality"):
+        ex.ExperimentConfig(datasets=["folder"], data_dir="/data/a", quality=True)
     common = {"datasets": ["folder"], "methods": ["none", "bngan"], "imbalances": [{"profile": "minority"}]}
     config_a, config_b = (ex.ExperimentConfig(data_dir=f"/data/{x}", **common) for x in "ab")
     first, second = ex.grid(config_a), ex.grid(config_b)

@@ -89,6 +89,9 @@ class ExperimentConfig:
         bad = [d for d in self.datasets if d not in TABLE_DATASETS]
         if bad:
             raise ExperimentError(f"unknown data set(s) {', '.join(bad)}; choose from {', '.join(TABLE_DATASETS)}")
+        if "folder" in self.datasets and self.quality:
+            raise ExperimentError("--quality judges images with a CNN trained on a named data set (digits, MNIST, "
+                                  "Fashion-MNIST); an image folder has none: run the folder without --quality")
         if "folder" in self.datasets and not self.data_dir:
             raise ExperimentError("the 'folder' data set needs its folder (data_dir): one sub-folder of images "
                                   "per class, or train/ and test/ folders of those")
