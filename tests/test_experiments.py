@@ -342,6 +342,13 @@ def test_gan_rows_differ_only_in_what_defines_them() -> None:
     config = ex.ExperimentConfig(methods=["bngan", "bngan-trunc", "infogan"])
     keys = {c["method"]: ex.gan_key(c, config) for c in ex.grid(config) if c["fold"] == 0}
     assert keys["bngan"] == keys["bngan-trunc"] != keys["infogan"]  # truncation acts after training
+    from bngan.evaluation.baselines import trains_with_augmentation
+
+    augmented = ex.ExperimentConfig(methods=["bngan", "bngan-aug", "bngan-mix-aug"])
+    shared = {ex.gan_key(c, augmented) for c in ex.grid(augmented) if c["fold"] == 0}
+    assert len(shared) == 1  # augmentation is the CNN's: one generator for the three rows
+    assert trains_with_augmentation("bngan-mix-aug") and not trains_with_augmentation("bngan-mix")
+    assert make_oversampler("bngan-mix-aug", steps=5).real_share == 0.5  # the sampler takes the rest
     assert rows["bngan-mix"].candidates == 3 and rows["bngan"].candidates == 1
     assert rows["infogan"].reg_mode == "infogan" and rows["bngan"].reg_mode == "paper"
     assert {r.steps for r in rows.values()} == {5}

@@ -194,7 +194,9 @@ AUGMENTED_ROWS = ("aug", "ros-aug")
 
 def trains_with_augmentation(method: str) -> bool:
     """Whether a row's CNN trains on randomly transformed images (rotation, shift, scale, shear, elastic)."""
-    return method in AUGMENTED_ROWS
+    from bngan.evaluation.gan_methods import GAN_METHODS
+
+    return method in AUGMENTED_ROWS or bool(GAN_METHODS.get(method, {}).get("cnn_augment"))
 
 
 def register_oversampler(name: str, factory: OversamplerFactory, replace: bool = False) -> None:

@@ -22,18 +22,29 @@ GAN_METHODS: dict[str, dict[str, Any]] = {
     "bngan-lecam": {"structure": "disentangled", "reg_mode": "paper", "lecam": 0.1},
     "bngan-de": {"structure": "disentangled", "reg_mode": "paper", "diffaugment": True, "ema_decay": 0.999,
                  "lecam": 0.1},
+    # synthesis and the practitioners' augmentation together: the CNN also trains on transformed batches
+    "bngan-aug": {"structure": "disentangled", "reg_mode": "paper", "cnn_augment": True},
+    "bngan-mix-aug": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3,
+                      "cnn_augment": True},
     "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
     "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
 }
 SAMPLING_SETTINGS = ("real_share", "candidates", "truncation")
 """Settings that act after training: rows that differ only in these share one trained generator."""
+CNN_SETTINGS = ("cnn_augment",)
+"""Settings of the row's classifier, not of its sampler (``cnn_augment``: train on transformed batches)."""
 GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
 """Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""
 
 
 def training_settings(name: str) -> dict[str, Any]:
     """The settings of method ``name`` that decide its trained generator (what a cached GAN is keyed by)."""
-    return {k: v for k, v in GAN_METHODS[name].items() if k not in SAMPLING_SETTINGS}
+    return {k: v for k, v in GAN_METHODS[name].items() if k not in SAMPLING_SETTINGS + CNN_SETTINGS}
+
+
+def sampler_settings(name: str) -> dict[str, Any]:
+    """The settings of method ``name`` that its sampler takes (everything but the classifier's)."""
+    return {k: v for k, v in GAN_METHODS[name].items() if k not in CNN_SETTINGS}
 
 
 def is_gan(name: str) -> bool:

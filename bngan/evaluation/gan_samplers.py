@@ -15,6 +15,8 @@ is the regulariser's doing:
 * ``bngan-da``, ``bngan-ema``, ``bngan-hinge-sn``, ``bngan-lecam`` — ``bngan`` trained with one
   data-efficient option (DiffAugment; a 0.999 moving average of G; hinge loss with spectral norm; LeCam
   at 0.1), and ``bngan-de`` with DiffAugment, the average and LeCam together: the ablation's rows;
+* ``bngan-aug``, ``bngan-mix-aug`` — ``bngan`` and ``bngan-mix`` whose CNN also trains on randomly
+  transformed batches, as ``ros-aug`` does: synthesis on top of what practitioners already do;
 * ``infogan-mix`` — the same sampling from ``infogan``'s generator, so that ``bngan-mix`` vs ``infogan-mix``
   isolates the regulariser again;
 * ``infogan`` — InfoGAN's mutual-information loss on continuous codes, ``Σ_i MSE(c'_i, c_i)``
@@ -39,6 +41,7 @@ from bngan.evaluation.gan_methods import (  # re-exported: the rows' definitions
     GAN_OPTIONS,
     SAMPLING_SETTINGS,
     is_gan,
+    sampler_settings,
     training_settings,
 )
 
@@ -48,7 +51,7 @@ __all__ = ["GAN_METHODS", "GAN_OPTIONS", "SAMPLING_SETTINGS", "gan_factory", "is
 
 def gan_factory(name: str) -> OversamplerFactory:
     """A factory ``(random_state, sampling_strategy, **options) -> BNGANOversampler`` for method ``name``."""
-    settings = GAN_METHODS[name]
+    settings = sampler_settings(name)
 
     def factory(random_state: Any = 0, sampling_strategy: Any = "auto", **options: Any) -> Any:
         from bngan.sampler import BNGANOversampler  # lazily: the models are only needed when a row runs
