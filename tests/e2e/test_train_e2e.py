@@ -49,6 +49,10 @@ def test_start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Pa
 
 def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -> None:
     open_page(page, app_url, "Train")
+    # act as a user does, on a drawn form: the minority classes shown, Start enabled
+    minority = page.locator(f"{MAIN} [data-testid=stMultiSelect]").filter(has_text="Minority classes")
+    wait_until(lambda: "8" in minority.inner_text() and "9" in minority.inner_text(), "the minority classes")
+    wait_until(lambda: page.locator(MAIN).get_by_role("button", name="Start training").is_enabled(), "Start")
     steps = page.locator(MAIN).get_by_role("spinbutton", name="Steps", exact=True)
     steps.fill("300")
     steps.press("Enter")
@@ -130,7 +134,7 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     page.locator(MAIN).get_by_role("button", name="Resume", exact=True).click()
     wait_until(lambda: (main_step(page) or 0) > (stopped_at or 0), "the resumed run to advance", 60)
     plot = page.locator(f"{MAIN} [data-testid=stPlotlyChart] .js-plotly-plot").first
-    first_step = wait_until(lambda: plot.evaluate("p => p.data.length && Math.min(...p.data[0].x)"),
+    first_step = wait_until(lambda: plot.evaluate("p => p.data && p.data.length && Math.min(...p.data[0].x)"),
                             "the loss curve after resuming")
     assert first_step <= 5, f"the curve starts at step {first_step}, not at the run's start"
     page.screenshot(path=str(artifacts_dir / "train-resumed.png"))
