@@ -546,8 +546,9 @@ def test_folders_without_classes(layout: dict, needle: str, tmp_path: Path) -> N
 def test_non_square_and_mixed_images_become_one_square_side_that_trains(tmp_path: Path) -> None:
     root = _folder(tmp_path / "data", {"a": [(40, 20), (20, 40), (33, 17)], "b": [(40, 20), (64, 64)]})
     (root / ".hidden").mkdir()  # not a class
-    data = load_dataset("folder", root=root)
-    assert data.images.shape == (5, 1, 20, 20) and data.class_names == ["a", "b"]
+    data, held_out = load_dataset("folder", root=root), load_dataset("folder", root=root, train=False)
+    assert data.images.shape == (3, 1, 20, 20) and data.class_names == ["a", "b"]  # 1 of each class held out
+    assert held_out.images.shape == (2, 1, 20, 20)
     config = TrainConfig(dataset="folder", data_dir=str(root), steps=2, batch_size=4, z_dim=8, device="cpu",
                          imbalance={"profile": "none"}, sample_every=100)
     trainer = Trainer(config)
