@@ -306,11 +306,14 @@ def test_quality_of_added_minority_images(tmp_path: Path, monkeypatch: pytest.Mo
 
     judge = PaperCNN(10).eval()
     judge.judge_info = {"test_accuracy": 0.5}
-    monkeypatch.setattr(classifier, "judge_classifier", lambda *a, **k: judge)
+    asked: list[dict] = []
+    monkeypatch.setattr(classifier, "judge_classifier", lambda *a, **k: asked.append(k) or judge)
     monkeypatch.setattr(quality, "frechet_distance", lambda a, b: float(np.abs(a.mean() - b.mean())))
     torch.manual_seed(0)
     results = runner.run_experiment(methods=["ros", "smote"], folds=1, imbalance={"profile": "minority", "ir": 10},
-                                classifier_steps=2, quality=True, out_dir=tmp_path, device="cpu")
+                                classifier_steps=2, quality=True, out_dir=tmp_path, device="cpu",
+                                data_dir=str(tmp_path / "data"))
+    assert asked and all(k["data_dir"] == str(tmp_path / "data") for k in asked)  # the run's data, not the default
     q = results["groups"][0]["methods"]["ros"]["quality"]
     assert {"fidelity", "fid", "precision", "coverage", "fidelity_8", "fidelity_9"} <= set(q)
     cell = json.loads(next((tmp_path / "cells").glob("*ros.json")).read_text())

@@ -258,8 +258,9 @@ def judge_epochs(dataset_name: str, n_train: int, batch_size: int = 64) -> int:
 def judge_classifier(dataset_name: str, image_size: int | None = None,
                      cache_dir: str | os.PathLike | None = None, device: str | torch.device = "auto",
                      seed: int = 0, epochs: int | None = None,
-                     progress: ProgressFn | None = None) -> PaperCNN:
-    """The paper CNN trained on the whole, balanced real training set of ``dataset_name``; cached.
+                     progress: ProgressFn | None = None, data_dir: str | os.PathLike | None = None) -> PaperCNN:
+    """The paper CNN trained on the whole, balanced real training set of ``dataset_name`` (read from
+    ``data_dir``, default :func:`bngan.data.default_data_dir`); cached.
 
     Trained once per (data set, image size, epochs, seed) and saved to ``cache_dir`` (default
     :func:`default_cache_dir`); later calls, in this process or another, load it. The returned model has a
@@ -274,7 +275,7 @@ def judge_classifier(dataset_name: str, image_size: int | None = None,
         if key not in _JUDGES:
             model = _load_judge(path, dev) if path.is_file() else None
             if model is None:
-                model = _train_judge(dataset_name, image_size, dev, seed, epochs, progress)
+                model = _train_judge(dataset_name, image_size, dev, seed, epochs, progress, data_dir)
                 _save_atomic({"state_dict": model.state_dict(), "info": model.judge_info}, path)
             _JUDGES[key] = model
         return _JUDGES[key]
@@ -295,11 +296,12 @@ def judge_path(folder: Path, dataset_name: str, image_size: int | None, seed: in
 
 
 def _train_judge(dataset_name: str, image_size: int | None, device: torch.device, seed: int,
-                 epochs: int | None, progress: ProgressFn | None) -> PaperCNN:
+                 epochs: int | None, progress: ProgressFn | None,
+                 data_dir: str | os.PathLike | None = None) -> PaperCNN:
     from bngan.data.datasets import load_dataset
 
-    train = load_dataset(dataset_name, train=True, image_size=image_size)
-    test = load_dataset(dataset_name, train=False, image_size=image_size)
+    train = load_dataset(dataset_name, train=True, root=data_dir, image_size=image_size)
+    test = load_dataset(dataset_name, train=False, root=data_dir, image_size=image_size)
     n_epochs = epochs if epochs is not None else judge_epochs(dataset_name, len(train))
     model = train_classifier(train.images, train.labels, train.num_classes, epochs=n_epochs, seed=seed,
                              device=device, progress=progress)

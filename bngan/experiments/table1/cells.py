@@ -296,7 +296,8 @@ def _quality(cell: Cell, config: ExperimentConfig, context: RunContext, fold_dat
     from bngan.evaluation.diagnostics import diagnose
     from bngan.evaluation.quality import sample_quality
 
-    judge = judge_classifier(cell["dataset"], image_size=config.image_size, device=config.device)
+    judge = judge_classifier(cell["dataset"], image_size=config.image_size, device=config.device,
+                             data_dir=config.data_dir)
     real = context.dataset(cell["dataset"], True)
     quality = sample_quality(judge, real.images, real.labels, *added,
                              max_samples=config.quality_max_samples, random_state=cell["fold"])
