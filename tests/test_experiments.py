@@ -412,6 +412,49 @@ def test_rows_that_differ_only_in_sampling_share_one_trained_generator(tmp_path:
     assert runner.run(config, tmp_path)["n_done"] == 3 and trained == ["paper", "infogan", "paper"]
 
 
+def test_images_bench_measures_saved_generators_without_training(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench images: each GAN row's added minority images, sampled from the run's saved generator (no GAN or
+    CNN trained); rows that only change the CNN are left out; a second call reuses what it measured."""
+    from bngan.evaluation import classifier
+    from bngan.evaluation.classifier import PaperCNN
+    from bngan.experiments.table1 import images
+    from bngan.training import Trainer
+
+    config = ex.ExperimentConfig(datasets=["digits"], methods=["ros", "bngan", "bngan-mix", "bngan-aug"], folds=1,
+                                 imbalances=[{"profile": "minority", "minority_classes": [8, 9], "ir": 10}],
+                                 classifier_steps=2, gan_steps=3, gan_batch_size=16, device="cpu")
+    runner.run(config, tmp_path)
+    judge = PaperCNN(10).eval()
+    judge.judge_info = {"test_accuracy": 0.5}
+    monkeypatch.setattr(classifier, "judge_classifier", lambda *a, **k: judge)
+    monkeypatch.setattr(Trainer, "run", lambda *a, **k: pytest.fail("bench images trained a GAN"))
+    monkeypatch.setattr(classifier, "train_classifier", lambda *a, **k: pytest.fail("bench images trained a CNN"))
+    said: list[str] = []
+    measured = images.measure(tmp_path, say=said.append)
+    assert measured["methods"] == ["bngan", "bngan-mix"]  # bngan-aug adds bngan-mix's images; ros is no GAN
+    cells = measured["cells"]
+    assert {e["method"] for e in cells.values()} == {"bngan", "bngan-mix"}
+    mix, pure = (next(e["quality"] for e in cells.values() if e["method"] == m) for m in ("bngan-mix", "bngan"))
+    assert sorted(pure["classes"]) == [8, 9]
+    # bngan-mix adds half real copies: at least that share sits closer to the training set than real test images
+    assert mix["copying"]["9"]["closer_share"] >= 0.45 > pure["copying"]["9"]["closer_share"]
+    assert 0 <= pure["domain"]["8"] <= 1
+    assert json.loads((tmp_path / images.IMAGES_FILE).read_text())["cells"].keys() == cells.keys()
+    said.clear()
+    assert images.measure(tmp_path, say=said.append)["cells"] == cells
+    assert all("already measured" in line for line in said)
+    text = images.markdown(tmp_path, measured)
+    assert "| bngan-mix |" in text and "9: real-vs-added acc." in text and "CAS" not in text
+    with pytest.raises(ExperimentError, match=r"not GAN rows.*ros"):
+        images.measure(tmp_path, ["ros"])
+    next((tmp_path / runner.GANS_DIR).glob("*.pt")).unlink()
+    (tmp_path / images.IMAGES_FILE).unlink()
+    said.clear()
+    assert images.measure(tmp_path, say=said.append)["cells"] == {}
+    assert all("no saved generator" in line for line in said)
+
+
 def test_a_new_setting_enters_the_fingerprint_without_being_listed() -> None:
     """A field added to the settings (here by a subclass) changes every cell's fingerprint it applies to,
     with no list to update; a scoped one only the rows of its scope."""

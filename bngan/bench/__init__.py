@@ -12,6 +12,8 @@ COMMANDS = {
     "app": ("bngan.bench.app_speed", "steps/s of a job with the app open against the same job headless"),
     "table1": ("bngan.experiments.table1.cli", "Table 1: classifier metrics per method, folds, t-tests"),
     "ir-sweep": ("bngan.experiments.table1.cli", "Figure 3: minority recall/F1 against imbalance ratio"),
+    "images": ("bngan.experiments.table1.images", "fidelity/FID/PRDC, copying, real-vs-added of a table1 run's "
+               "saved generators (no training)"),
     "disentangle": ("bngan.experiments.disentangle.cli", "Figure 4b: FactorVAE score on dSprites"),
     "structure": ("bngan.experiments.structure", "effect matrices: does the drawn DAG shape what each code does?"),
     "render": ("bngan.data.dsprites", "dSprites rendering speed (images/s)"),

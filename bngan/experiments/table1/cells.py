@@ -147,18 +147,25 @@ class RunContext:
         return self._data[name, train]
 
 
+def fold_split(cell: Cell, config: ExperimentConfig, context: RunContext) -> tuple[Any, Any, Any]:
+    """The cell's imbalanced training set (its fold's seeded draw), the full training set and the test set."""
+    from bngan.data import Imbalance, make_imbalanced
+
+    train_full = context.dataset(cell["dataset"], True)
+    test = context.dataset(cell["dataset"], False)
+    subset = make_imbalanced(train_full, Imbalance(**config.imbalances[cell["setting"]]), seed=cell["fold"])
+    return subset, train_full, test
+
+
 def compute_cell(cell: Cell, config: ExperimentConfig, context: RunContext | None = None,
                  stage: StageFn | None = None) -> dict:
     """Draw the fold, oversample (or fit DGC), train the CNN, predict the test set, measure."""
-    from bngan.data import Imbalance, make_imbalanced
     from bngan.evaluation.metrics import classification_metrics
 
     context = context or RunContext(config)
     say = stage or (lambda text: None)
     say("loading data")
-    train_full = context.dataset(cell["dataset"], True)
-    test = context.dataset(cell["dataset"], False)
-    subset = make_imbalanced(train_full, Imbalance(**config.imbalances[cell["setting"]]), seed=cell["fold"])
+    subset, train_full, test = fold_split(cell, config, context)
     x, y = subset.images.numpy(), subset.labels.numpy()
     counts = {int(c): int(n) for c, n in subset.class_counts().items()}
     record = {"class_names": list(train_full.class_names), "train_counts": counts, "n_test": len(test)}
@@ -273,19 +280,26 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
         "classifier_epochs": None if budget["steps"] else budget["epochs"],
     }
     minority = report.table_classes(config.imbalances[cell["setting"]], counts)
-    fakes = np.flatnonzero(np.isin(y_res[len(y):], minority))
-    if config.quality and len(fakes):
+    added_x, added_y = added_minority(x_res, y_res, len(y), minority)
+    if config.quality and len(added_y):
         say("measuring sample quality: fidelity, FID, PRDC, copying, real-vs-added classifier")
-        added_x, added_y = x_res[fakes + len(y)], y_res[fakes + len(y)]
-        extra["quality"] = _quality(cell, config, context, (x, y), (added_x, added_y), test, minority)
+        extra["quality"] = image_quality(cell, config, context, (x, y), (added_x, added_y), test, minority)
         say("measuring sample quality: CAS (a CNN that sees the minority classes only as added images)")
         extra["quality"]["cas"] = cas_summary(scores(fit(*cas_training_set(x, y, added_x, added_y, minority))),
                                               minority)
     return predicted, extra
 
 
-def _quality(cell: Cell, config: ExperimentConfig, context: RunContext, fold_data: tuple[np.ndarray, np.ndarray],
-             added: tuple[np.ndarray, np.ndarray], test: Any, minority: list[int]) -> dict:
+def added_minority(x_res: np.ndarray, y_res: np.ndarray, n_real: int,
+                   minority: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The images a sampler appended (after the ``n_real`` originals) to the ``minority`` classes."""
+    added = n_real + np.flatnonzero(np.isin(y_res[n_real:], list(minority)))
+    return x_res[added], y_res[added]
+
+
+def image_quality(cell: Cell, config: ExperimentConfig, context: RunContext,
+                  fold_data: tuple[np.ndarray, np.ndarray], added: tuple[np.ndarray, np.ndarray], test: Any,
+                  minority: list[int]) -> dict:
     """Fidelity, FID and PRDC of the added minority images against the real training images in the judge's
     space, and the copying and real-vs-added diagnostics (:mod:`bngan.evaluation.diagnostics`).
 

@@ -55,6 +55,14 @@ DIAGNOSTICS = (("copy_ratio", "copying", "ratio"), ("copy_closer", "copying", "c
                ("domain", "domain", None), ("cas_recall", "cas", "recall"), ("cas_f1", "cas", "f1"))
 DIAGNOSTIC_HEADERS = {"copy_ratio": "copy ratio", "copy_closer": "closer than real", "domain": "real-vs-added acc.",
                       "cas_recall": "CAS recall", "cas_f1": "CAS F1"}
+DIAGNOSTICS_LEGEND = (
+    "Copy ratio: median distance of an added image to its nearest training image of its class over the same for "
+    "real test images (1 = as novel as fresh real images, 0 = copies); closer than real: share of added images "
+    "nearer than the 5th percentile of the test images' distances (0.05 = chance). Real-vs-added acc.: 5-fold "
+    "accuracy of a logistic regression on the judge's features telling added from held-out real images (0.5 = "
+    "indistinguishable).")
+CAS_LEGEND = ("CAS: the CNN trained with the minority classes only as added images, recall/F1 on their real test "
+              "images.")
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits"}
 REPORT_FILES = ("results.json", "results.csv", "folds.csv", "table.md", "figure.html")
 
@@ -170,7 +178,7 @@ def _method_summary(records: list[dict], minority: Sequence[int]) -> dict:
     }
     quality = [r["quality"] for r in records if r.get("quality")]
     if quality:
-        entry["quality"] = _quality_summary(quality, minority)
+        entry["quality"] = quality_summary(quality, minority)
     budgets = _budget_values(records, minority)
     if budgets:
         entry["budgets"] = budgets
@@ -191,7 +199,7 @@ def _budget_values(records: list[dict], minority: Sequence[int]) -> dict[str, di
             for step in common}
 
 
-def _quality_summary(quality: list[dict], minority: Sequence[int]) -> dict:
+def quality_summary(quality: list[dict], minority: Sequence[int]) -> dict:
     """Mean and std over folds of the pooled metrics and of each minority class's fidelity and FID."""
     out: dict[str, Any] = {}
     for key in QUALITY_KEYS:
@@ -357,20 +365,22 @@ def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows])
 
 
-def diagnostics_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
-    """Copying, the real-vs-added classifier and CAS per minority class and method, or None."""
+def diagnostics_table(groups: Sequence[dict], methods: Sequence[str],
+                      headers: Mapping[str, str] = DIAGNOSTIC_HEADERS) -> str | None:
+    """Copying, the real-vs-added classifier and CAS (or the ``headers`` chosen) per minority class and
+    method, or None."""
     rows, minority = [], groups[0]["minority"] if groups else []
     for group in groups:
         for method in methods:
             q = group["methods"].get(method, {}).get("quality") or {}
-            keys = [f"{name}_{c}" for c in group["minority"] for name in DIAGNOSTIC_HEADERS]
+            keys = [f"{name}_{c}" for c in group["minority"] for name in headers]
             if not any(k in q for k in keys):
                 continue
             cells = [format_mean_std(q[k]["mean"], q[k]["std"]) if k in q else "—" for k in keys]
             rows.append("| " + " | ".join([group["label"], method, *cells]) + " |")
     if not rows:
         return None
-    header = ["setting", "method", *(f"{c}: {title}" for c in minority for title in DIAGNOSTIC_HEADERS.values())]
+    header = ["setting", "method", *(f"{c}: {title}" for c in minority for title in headers.values())]
     return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows])
 
 
@@ -397,13 +407,7 @@ def markdown_report(results: Mapping) -> str:
     diagnostics = diagnostics_table(groups, config.methods)
     if diagnostics:
         lines += ["## Why: copying, real-vs-added classifier, CAS (per minority class)", "", diagnostics, "",
-                  "Copy ratio: median distance of an added image to its nearest training image of its class over "
-                  "the same for real test images (1 = as novel as fresh real images, 0 = copies); closer than "
-                  "real: share of added images nearer than the 5th percentile of the test images' distances "
-                  "(0.05 = chance). Real-vs-added acc.: 5-fold accuracy of a logistic regression on the judge's "
-                  "features telling added from held-out real images (0.5 = indistinguishable). CAS: the CNN "
-                  "trained with the minority classes only as added images, recall/F1 on their real test images.",
-                  ""]
+                  DIAGNOSTICS_LEGEND + " " + CAS_LEGEND, ""]
     if results["failures"]:
         lines += ["## Failed cells", ""]
         lines += [f"- `{f['cell']}`: {f['error']}" for f in results["failures"]] + [""]
