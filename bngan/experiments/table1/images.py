@@ -114,7 +114,8 @@ def markdown(folder: str | Path, measured: dict[str, Any]) -> str:
     folds = sorted({f for g in groups for e in g["methods"].values() for f in e["folds"]})
     return "\n".join([
         f"# Images of the GAN rows of {Path(folder).name} (no CNN trained)", "",
-        f"Folds {', '.join(map(str, folds))}; mean ± std over folds; generators as the run saved them "
+        f"Folds {', '.join(map(str, folds))} ({'mean ± std over folds' if len(folds) > 1 else 'no spread: one fold'}); "
+        "generators as the run saved them "
         f"({config.gan_steps} steps, {config.gan_preset} preset); the added minority images as each row samples "
         "them.", "",
         "## Sample quality (judge classifier's feature space)", "",

@@ -238,7 +238,7 @@ def write_reports(out_dir: str | os.PathLike, results: dict) -> dict[str, Path]:
 def format_cell(entry: Mapping, key: str, best: bool = False) -> str:
     """``0.893 ± 0.012`` (bold when ``best``), with the t-test marker against the reference row."""
     stats = mean_std(entry["values"][key])
-    text = format_mean_std(stats.mean, stats.std)
+    text = format_mean_std(stats.mean, stats.std, show_std=stats.n > 1)  # one fold has no spread to show
     if best:
         text = f"**{text}**"
     return text + significance_marker(entry.get("tests", {}).get(key))
@@ -353,8 +353,9 @@ def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
             q = group["methods"].get(method, {}).get("quality")
             if not q:
                 continue
+            spread = len(group["methods"][method].get("folds", ())) > 1
             cols = [group["label"], method]
-            cols += [format_mean_std(q[k]["mean"], q[k]["std"]) if k in q else "—"
+            cols += [format_mean_std(q[k]["mean"], q[k]["std"], show_std=spread) if k in q else "—"
                      for k in [f"fidelity_{c}" for c in group["minority"]] + list(QUALITY_KEYS)]
             rows.append("| " + " | ".join(cols) + " |")
     if not rows:
@@ -376,7 +377,8 @@ def diagnostics_table(groups: Sequence[dict], methods: Sequence[str],
             keys = [f"{name}_{c}" for c in group["minority"] for name in headers]
             if not any(k in q for k in keys):
                 continue
-            cells = [format_mean_std(q[k]["mean"], q[k]["std"]) if k in q else "—" for k in keys]
+            spread = len(group["methods"][method].get("folds", ())) > 1
+            cells = [format_mean_std(q[k]["mean"], q[k]["std"], show_std=spread) if k in q else "—" for k in keys]
             rows.append("| " + " | ".join([group["label"], method, *cells]) + " |")
     if not rows:
         return None
@@ -422,7 +424,8 @@ def legend(results: Mapping) -> str:
     folds = max((len(e["folds"]) for g in results["groups"] for e in g["methods"].values()), default=0)
     gans = [m for m in config.methods if is_gan(m)]
     gan = f"GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); " if gans else ""
-    return (f"Mean ± std over {folds} fold(s) (independent seeded draws of the imbalanced training set; "
+    spread = f"Mean ± std over {folds} folds" if folds > 1 else "One fold (no spread shown)"
+    return (f"{spread} (independent seeded draws of the imbalanced training set; "
             f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
             f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "
             f"over folds, 95%). CNN budget: {budget}; {gan}sampling strategy: {config.sampling_strategy}.")
