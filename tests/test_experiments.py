@@ -207,7 +207,7 @@ def test_budget_study_measures_every_snapshot_and_ranks_rows(tmp_path: Path, cap
     out = capsys.readouterr().out
     assert "## Classifier budget" in out and "| 3 steps | 8 steps |" in out
     assert "ranking by macro-F1 at 3 steps:" in out and "ranking by macro-F1 at 8 steps:" in out
-    assert "±" not in out.split("## Classifier budget")[0] and "One fold (no spread shown)" in out  # no std of one
+    assert "±" not in out.split("## Classifier budget")[0] and "One fold, values bare" in out  # no std of one
     cell = json.loads(next((run_dir / "cells").glob("*__none.json")).read_text())
     assert set(cell["budgets"]) == {"3"} and cell["budgets"]["3"] != cell["metrics"]
     results = json.loads((run_dir / "results.json").read_text())

@@ -424,8 +424,9 @@ def legend(results: Mapping) -> str:
     folds = max((len(e["folds"]) for g in results["groups"] for e in g["methods"].values()), default=0)
     gans = [m for m in config.methods if is_gan(m)]
     gan = f"GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); " if gans else ""
-    spread = f"Mean ± std over {folds} folds" if folds > 1 else "One fold (no spread shown)"
-    return (f"{spread} (independent seeded draws of the imbalanced training set; "
+    spread = (f"Mean ± std over {folds} folds (independent seeded draws" if folds > 1 else
+              "One fold, values bare (one seeded draw")
+    return (f"{spread} of the imbalanced training set; "
             f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
             f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "
             f"over folds, 95%). CNN budget: {budget}; {gan}sampling strategy: {config.sampling_strategy}.")
