@@ -68,10 +68,8 @@ def measure(folder: str | Path, methods: Sequence[str] | None = None,
             continue
         say(f"{label}: sampling from {path.name} and measuring")
         entries[cell.key] = {"stamp": stamp, **_coords(cell), **_measure_cell(cell, config, context, path)}
-        write_json(folder / IMAGES_FILE, {"methods": methods, "cells": entries})
-    result = {"methods": methods, "cells": entries}
-    write_json(folder / IMAGES_FILE, result)
-    return result
+        write_json(folder / IMAGES_FILE, {"methods": methods, "cells": entries})  # after each: resumable
+    return {"methods": methods, "cells": entries}
 
 
 def _coords(cell: Cell) -> dict[str, Any]:
@@ -103,10 +101,12 @@ def markdown(folder: str | Path, measured: dict[str, Any]) -> str:
             if not mine:
                 continue
             minority = mine[0]["minority"]
-            by_method = {m: {"quality": report.quality_summary([e["quality"] for e in mine if e["method"] == m],
-                                                               minority), "folds": [e["fold"] for e in mine
-                                                                                    if e["method"] == m]}
-                         for m in measured["methods"] if any(e["method"] == m for e in mine)}
+            by_method = {}
+            for method in measured["methods"]:
+                entries = [e for e in mine if e["method"] == method]
+                if entries:
+                    by_method[method] = {"folds": [e["fold"] for e in entries],
+                                         "quality": report.quality_summary([e["quality"] for e in entries], minority)}
             groups.append({"label": report.group_label(dataset, imbalance), "minority": minority,
                            "methods": by_method})
     if not groups:
