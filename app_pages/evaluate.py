@@ -255,6 +255,7 @@ def table_caption(reference: str | None) -> str:
 
 def show_group(group: Mapping, methods: list[str], key: str) -> None:
     """Table, per-method recall/F1 bars and the confusion heatmap of one (data set, imbalance) group."""
+    from bngan.experiments.table1.report import leaders
     from bngan.ui.charts import confusion_figure, recall_f1_figure
 
     done = [m for m in methods if m in group["methods"]]
@@ -264,6 +265,9 @@ def show_group(group: Mapping, methods: list[str], key: str) -> None:
     st.dataframe(results_table(group, methods), hide_index=True, key=f"eval_table_{key}",
                  column_config={"method": st.column_config.TextColumn(pinned=True, width=105)})
     st.caption(table_caption(group.get("reference")))
+    leading = leaders([group], group.get("reference"))
+    if leading:
+        st.markdown(leading)
     if min(len(group["methods"][m]["folds"]) for m in done) < 2:
         st.caption(":orange[Some rows have a single fold: their ± 0.000 is no spread, and no t-test was "
                    "possible. Run 2 or more folds to compare rows.]")

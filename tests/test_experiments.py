@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from bngan.evaluation.baselines import OVERSAMPLERS, make_oversampler
 from bngan.evaluation.gan_samplers import GAN_METHODS, register_gan_samplers
@@ -252,6 +253,26 @@ def test_stable_ranking_budget() -> None:
     assert report.stable_from(group({"a": [.1, .5, .6], "b": [.2, .4, .5]}), steps, "macro_f1") == "2"
     assert report.stable_from(group({"a": [.5, .5, .6], "b": [.2, .4, .5]}), steps, "macro_f1") == "1"
     assert report.stable_from(group({"a": [.5, .5, .4], "b": [.2, .4, .5]}), steps, "macro_f1") is None
+
+
+def test_leaders_name_the_leading_row_its_lead_and_the_paired_p() -> None:
+    """Who leads each headline metric, by how much over the runner-up and the reference, with the paired p."""
+    def row(macro: list[float], f1_8: list[float], f1_9: list[float], folds: tuple = (0, 1, 2)) -> dict:
+        return {"folds": list(folds), "values": {"macro_f1": macro, "f1_8": f1_8, "f1_9": f1_9}}
+
+    group = {"label": "MNIST", "minority": [8, 9], "methods": {
+        "a": row([.90, .91, .92], [.80, .80, .80], [.70, .70, .70]),
+        "b": row([.80, .82, .81], [.90, .92, .91], [.90, .90, .90]),
+        "ref": row([.50, .50, .50], [.50, .50, .50], [.50, .50, .50])}}
+    text = report.leaders([group], "ref")
+    p_ab = stats.ttest_rel([.90, .91, .92], [.80, .82, .81]).pvalue
+    assert f"macro-F1: **a** (0.910) leads b by 0.100 (p = {p_ab:.3f}, 3 folds), ref by 0.410 (p < 0.001" in text
+    assert "mean minority F1: **b** (0.905) leads a by 0.155 (p < 0.001, 3 folds), ref by 0.405" in text
+    group["methods"]["b"] = row([.80, .83], [.90, .92], [.90, .90], folds=(0, 2))  # pairs: the shared folds
+    p_02 = stats.ttest_rel([.90, .92], [.80, .83]).pvalue
+    assert f"leads b by 0.095 (p = {p_02:.3f}, 2 folds)" in report.leaders([group], "ref")
+    one_fold = {m: row(*([[.5]] * 3), folds=(0,)) for m in "ab"}
+    assert report.leaders([{**group, "methods": one_fold}], "a") is None  # nothing to test on one fold
 
 
 def test_failed_cell_is_recorded_and_stop_is_honoured(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import numpy as np
 
 from bngan.evaluation.metrics import format_mean_std, paired_ttest
 
-__all__ = ["ALPHA", "BETTER", "WORSE", "MeanStd", "format_mean_std", "mean_std", "paired_tests",
-           "significance_marker"]
+__all__ = ["ALPHA", "BETTER", "WORSE", "MeanStd", "format_mean_std", "mean_std", "on_shared_folds",
+           "paired_tests", "significance_marker"]
 
 ALPHA = 0.05
 BETTER, WORSE = "•", "◦"  # reference significantly better / worse than this row (paired t-test, 95%)
@@ -50,15 +50,20 @@ def paired_tests(rows: Mapping[str, Mapping[str, Any]], reference: str) -> str |
         entry["tests"] = {}
         if ref is None or method == reference:
             continue
-        shared = sorted(set(entry["folds"]) & set(ref["folds"]))
-        for key, vals in entry["values"].items():
-            a = [vals[entry["folds"].index(f)] for f in shared]
-            b = [ref["values"][key][ref["folds"].index(f)] for f in shared]
-            t, p = paired_ttest(b, a) if len(shared) >= 2 else (math.nan, math.nan)
+        for key in entry["values"]:
+            a, b = on_shared_folds(entry, ref, key)
+            t, p = paired_ttest(b, a) if len(a) >= 2 else (math.nan, math.nan)
             significant = bool(p < ALPHA) if not math.isnan(p) else False
-            entry["tests"][key] = {"t": t, "p": p, "n": len(shared), "significant": significant,
+            entry["tests"][key] = {"t": t, "p": p, "n": len(a), "significant": significant,
                                    "reference": ("better" if t > 0 else "worse") if significant else None}
     return reference if ref is not None else None
+
+
+def on_shared_folds(a: Mapping[str, Any], b: Mapping[str, Any], key: str) -> tuple[list[float], list[float]]:
+    """Rows ``a`` and ``b``'s values of ``key`` on the folds both have, in fold order: the pairs of a paired test."""
+    shared = sorted(set(a["folds"]) & set(b["folds"]))
+    return ([a["values"][key][a["folds"].index(f)] for f in shared],
+            [b["values"][key][b["folds"].index(f)] for f in shared])
 
 
 def significance_marker(test: Mapping[str, Any] | None) -> str:

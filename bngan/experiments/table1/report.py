@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bngan.evaluation.gan_methods import is_gan
-from bngan.evaluation.metrics import summarize
+from bngan.evaluation.metrics import paired_ttest, summarize
 from bngan.experiments.core import (
     SPEC_FILE,
     CellStore,
@@ -33,6 +33,7 @@ from bngan.experiments.stats import (
     WORSE,
     format_mean_std,
     mean_std,
+    on_shared_folds,
     paired_tests,
     significance_marker,
 )
@@ -63,6 +64,7 @@ DIAGNOSTICS_LEGEND = (
     "indistinguishable).")
 CAS_LEGEND = ("CAS: the CNN trained with the minority classes only as added images, recall/F1 on their real test "
               "images.")
+LEAD_METRICS = (("macro_f1", "macro-F1"), ("minority_f1", "mean minority F1"))
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits"}
 REPORT_FILES = ("results.json", "results.csv", "folds.csv", "table.md", "figure.html")
 
@@ -345,6 +347,42 @@ def budget_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     return "\n".join(lines).rstrip() or None
 
 
+def _with_minority_f1(entry: Mapping, minority: Sequence[int]) -> dict:
+    """A row's folds and values plus ``minority_f1``: each fold's mean F1 over the minority classes."""
+    per_class = [entry["values"][f"f1_{c}"] for c in minority]
+    return {"folds": entry["folds"],
+            "values": {**entry["values"], "minority_f1": [sum(v) / len(v) for v in zip(*per_class)]}}
+
+
+def _gap(leader: Mapping, other: Mapping, key: str) -> str:
+    """``0.012 (p = 0.034, 3 folds)``: the leader's lead in mean and the paired t-test on the shared folds."""
+    a, b = on_shared_folds(leader, other, key)
+    lead = mean_std(leader["values"][key]).mean - mean_std(other["values"][key]).mean
+    _, p = paired_ttest(a, b)
+    test = ("no test: fewer than 2 shared folds" if p != p else
+            f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}, {len(a)} folds")
+    return f"{lead:.3f} ({test})"
+
+
+def leaders(groups: Sequence[dict], reference: str | None) -> str | None:
+    """Per group and for macro-F1 and mean minority F1: the leading row, its lead over the runner-up (and over
+    the reference row) and the paired t-test's p; None when no row has two folds (no test to report)."""
+    lines = []
+    for group in groups:
+        rows = {m: _with_minority_f1(e, group["minority"]) for m, e in group["methods"].items()}
+        if len(rows) < 2 or max(len(r["folds"]) for r in rows.values()) < 2:
+            continue
+        parts = []
+        for key, title in LEAD_METRICS:
+            means = {m: mean_std(r["values"][key]).mean for m, r in rows.items()}
+            order = sorted(means, key=lambda m: -means[m])
+            others = order[1:2] + ([reference] if reference in rows and reference not in order[:2] else [])
+            gaps = ", ".join(f"{m} by {_gap(rows[order[0]], rows[m], key)}" for m in others)
+            parts.append(f"{title}: **{order[0]}** ({means[order[0]]:.3f}) leads {gaps}")
+        lines.append(f"- {group['label']}: " + "; ".join(parts))
+    return "\n".join(lines) or None
+
+
 def quality_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     """Sample quality of the added images per method (only rows that measured it), or None."""
     rows = []
@@ -399,6 +437,9 @@ def markdown_report(results: Mapping) -> str:
     elif groups:
         lines += [markdown_table(groups, config.methods), ""]
     lines += [legend(results), ""]
+    leading = leaders(groups, config.reference)
+    if leading:
+        lines += ["## Who leads (two-sided paired t-test over the folds both rows have)", "", leading, ""]
     budgets = budget_table(groups, config.methods)
     if budgets:
         lines += ["## Classifier budget: the same trainings measured after each number of CNN steps", "", budgets,
