@@ -162,7 +162,7 @@ def test_results_from_disk_are_shown(folders: Path) -> None:
     recall_9 = at.dataframe[0].value["9 (IR 10) recall"].tolist()
     assert recall_9 == ["0.500 ± 0.000 •", "0.800 ± 0.000"]  # the same gap in every fold: p = 0
     assert any("bngan significantly better" in c.value for c in at.caption)  # the run's reference row
-    leading = [m.value for m in at.markdown if "macro-F1: **bngan**" in m.value]  # not the committed tables'
+    leading = [m.value for m in at.markdown if "macro-F1: **bngan**" in m.value]  # not the committed tables
     assert leading and "leads smote by" in leading[0] and "(p < 0.001, 2 folds)" in leading[0]  # same gap twice
     from bngan.experiments.table1 import report
 
