@@ -57,10 +57,13 @@ class RunWriter:
     def __call__(self, event: StepEvent) -> None:
         self._metrics.write(json.dumps(event.to_json()) + "\n")
         self._metrics.flush()
-        if event.samples is not None:
+        if event.samples is not None:  # renamed into place whole: the Train page lists and reads grids meanwhile
             from torchvision.utils import save_image
 
-            save_image(event.samples, self.folder / f"samples_{event.step:06d}.png", nrow=8)
+            from bngan.files import atomic_write_bytes
+
+            atomic_write_bytes(self.folder / f"samples_{event.step:06d}.png",
+                               lambda handle: save_image(event.samples, handle, nrow=8, format="png"))
 
     def close(self) -> None:
         self._metrics.close()

@@ -58,6 +58,28 @@ def test_metrics_reach_the_disk_at_every_step(tmp_path: Path) -> None:
     assert seen == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_sample_grid_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Train page lists ``samples_*.png`` while the run writes them: a grid half-written must not be listed
+    (the page once failed with "cannot identify image file" on one)."""
+    import torchvision.utils
+
+    save_image = torchvision.utils.save_image
+    listed_while_writing = []
+
+    def slow_save(tensor, fp, **kwargs) -> None:
+        save_image(tensor, fp, **kwargs)  # written, not yet closed: what the page's glob lists now
+        listed_while_writing.append(sorted(p.name for p in tmp_path.glob("samples_*.png")))
+
+    monkeypatch.setattr(torchvision.utils, "save_image", slow_save)
+    trainer = Trainer(tiny(steps=4, sample_every=2))  # grids at steps 1, 2, 4; none listed during its write
+    writer = RunWriter(tmp_path, trainer)
+    trainer.run(callback=writer)
+    writer.close()
+    assert listed_while_writing == [[], ["samples_000001.png"], ["samples_000001.png", "samples_000002.png"]]
+    for grid in tmp_path.glob("samples_*.png"):
+        assert grid.read_bytes().startswith(b"\x89PNG")
+
+
 class Killed(Exception):
     """Stands in for a SIGKILL after a step (the run's final save never happens)."""
 
