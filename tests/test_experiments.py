@@ -275,6 +275,18 @@ def test_leaders_name_the_leading_row_its_lead_and_the_paired_p() -> None:
     assert report.leaders([{**group, "methods": one_fold}], "a") is None  # nothing to test on one fold
 
 
+def test_legend_says_how_many_folds_each_row_has() -> None:
+    """A partial run's rows have different fold counts: the legend says so rather than the largest count."""
+    def results(*counts: int) -> dict:
+        rows = {f"m{i}": {"folds": list(range(n))} for i, n in enumerate(counts)}
+        return {"experiment": ex.ExperimentConfig().to_dict(), "groups": [{"methods": rows}]}
+
+    assert "Mean ± std over 3 folds (" in report.legend(results(3, 3))
+    assert "Mean ± std over 2–3 folds per row (" in report.legend(results(3, 2))
+    assert "over 1–3 folds per row (rows of one fold: values bare)" in report.legend(results(3, 1))
+    assert report.legend(results(1, 1)).startswith("One fold, values bare")
+
+
 def test_failed_cell_is_recorded_and_stop_is_honoured(tmp_path: Path) -> None:
     """SMOTE on a 1-image class fails that cell only; a set stop event runs nothing."""
     common = {"dataset": "digits", "folds": 1, "imbalance": {"profile": "minority", "ir": 1000},

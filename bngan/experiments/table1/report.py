@@ -462,10 +462,13 @@ def legend(results: Mapping) -> str:
     budget = (f"{config.classifier_epochs} epochs" if config.classifier_epochs else
               f"{config.classifier_steps} steps" if config.classifier_steps else
               f"{CLASSIFIER_EPOCHS_EQUIVALENT} epochs of the imbalanced split, as steps, for every row")
-    folds = max((len(e["folds"]) for g in results["groups"] for e in g["methods"].values()), default=0)
+    counts = [len(e["folds"]) for g in results["groups"] for e in g["methods"].values()]
+    folds, fewest = max(counts, default=0), min(counts, default=0)
     gans = [m for m in config.methods if is_gan(m)]
     gan = f"GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); " if gans else ""
-    spread = (f"Mean ± std over {folds} folds (independent seeded draws" if folds > 1 else
+    over = (f"{folds} folds" if fewest == folds else
+            f"{fewest}–{folds} folds per row" + (" (rows of one fold: values bare)" if fewest == 1 else ""))
+    spread = (f"Mean ± std over {over} (independent seeded draws" if folds > 1 else
               "One fold, values bare (one seeded draw")
     return (f"{spread} of the imbalanced training set; "
             f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
