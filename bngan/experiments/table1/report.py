@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -359,7 +360,7 @@ def _gap(leader: Mapping, other: Mapping, key: str) -> str:
     a, b = on_shared_folds(leader, other, key)
     lead = mean_std(leader["values"][key]).mean - mean_std(other["values"][key]).mean
     _, p = paired_ttest(a, b)
-    test = ("no test: fewer than 2 shared folds" if p != p else
+    test = ("no test: fewer than 2 shared folds" if math.isnan(p) else
             f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}, {len(a)} folds")
     return f"{lead:.3f} ({test})"
 
