@@ -180,13 +180,16 @@ print(json.dumps(out))
 
 
 def test_every_committed_results_folder_loads_without_torch() -> None:
-    """The report modules import no torch (blocked here), read every committed folder completely, and
-    regenerate its table.md byte for byte."""
+    """The report modules import no torch (blocked here), read every committed folder (complete, but for a
+    named long run still resuming, marked partial), and regenerate its table.md byte for byte."""
     done = subprocess.run([sys.executable, "-c", CHECK_COMMITTED, str(ROOT / "results")], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     folders = json.loads(done.stdout)
     committed = {p.parent.parent.name for p in (ROOT / "results").glob("*/cells/*.json")}
     assert set(folders) == committed and "disentangle" in folders and "table1-mnist" in folders
+    resuming = {"long-mnist"}  # long benchmarks are committed cell by cell: partial, and table.md says so
     for name, (complete, n_done, stale, same) in folders.items():
-        assert complete and n_done > 0 and stale == 0 and same, name
+        assert (complete or name in resuming) and n_done > 0 and stale == 0 and same, name
+    assert all("**Partial:**" in (ROOT / "results" / name / "table.md").read_text()
+               for name in resuming if not folders[name][0])
