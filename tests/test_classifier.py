@@ -162,24 +162,31 @@ def test_cache_dir_from_environment(tmp_path: Path, monkeypatch) -> None:
 def test_augmentation_rows_train_on_transformed_images(monkeypatch):
     """'aug' / 'ros-aug' are none / ros plus random affine and elastic transforms while the CNN trains: each
     image of a batch gets its own transform, the labels stay, and training stays seeded."""
+    import bngan.evaluation.augmentation as augmentation
     import bngan.evaluation.classifier as classifier
-    from bngan.evaluation.baselines import make_oversampler, trains_with_augmentation
+    from bngan.evaluation.baselines import make_oversampler
+    from bngan.evaluation.gan_methods import trains_with_augmentation
 
     assert trains_with_augmentation("ros-aug") and trains_with_augmentation("aug")
     assert not trains_with_augmentation("ros") and not trains_with_augmentation("bngan")
     torch.manual_seed(0)
     images = torch.zeros(8, 1, 28, 28)
     images[:, :, 10:18, 13:15] = 1.0  # the same bar in every image
-    out = classifier.augment_batch(images)
+    out = augmentation.augment_batched(images)
     assert out.shape == images.shape and not torch.equal(out, images)
     assert len({tuple(o.flatten().tolist()) for o in out}) >= 7  # each image transformed its own way
     _, y = make_oversampler("ros-aug", random_state=0).fit_resample(images, np.array([0] * 6 + [1] * 2))
     assert np.bincount(y).tolist() == [6, 6]  # the resampling is ROS's
     calls = []
-    monkeypatch.setattr(classifier, "augment_batch", lambda b: calls.append(len(b)) or b)
+    monkeypatch.setitem(augmentation.AUGMENTATIONS, "batched", lambda b: calls.append(("batched", len(b))) or b)
+    monkeypatch.setitem(augmentation.AUGMENTATIONS, "per-image", lambda b: calls.append(("per-image", len(b))) or b)
     first = classifier.train_classifier(images, np.arange(8) % 2, 2, steps=3, batch_size=4, device="cpu",
                                         augment=True)
-    assert calls == [4, 4, 4]
+    assert calls == [("batched", 4)] * 3  # the default implementation, every batch
+    calls.clear()
+    classifier.train_classifier(images, np.arange(8) % 2, 2, steps=2, batch_size=4, device="cpu", augment=True,
+                                augmentation="per-image")
+    assert calls == [("per-image", 4)] * 2
     again = classifier.train_classifier(images, np.arange(8) % 2, 2, steps=3, batch_size=4, device="cpu",
                                         augment=True)
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))

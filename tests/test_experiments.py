@@ -379,7 +379,7 @@ def test_gan_rows_differ_only_in_what_defines_them() -> None:
     config = ex.ExperimentConfig(methods=["bngan", "bngan-trunc", "infogan"])
     keys = {c["method"]: ex.gan_key(c, config) for c in ex.grid(config) if c["fold"] == 0}
     assert keys["bngan"] == keys["bngan-trunc"] != keys["infogan"]  # truncation acts after training
-    from bngan.evaluation.baselines import trains_with_augmentation
+    from bngan.evaluation.gan_methods import trains_with_augmentation
 
     augmented = ex.ExperimentConfig(methods=["bngan", "bngan-aug", "bngan-mix-aug"])
     shared = {ex.gan_key(c, augmented) for c in ex.grid(augmented) if c["fold"] == 0}
@@ -508,6 +508,27 @@ def test_a_new_setting_enters_the_fingerprint_without_being_listed() -> None:
     assert all(base[k] != warm[k] for k in base)
     assert {k.rsplit("__", 1)[1] for k in base if base[k] != gan_warm[k]} == {"bngan"}
     assert "warmup" in WithWarmup(**common).to_dict()  # saved with the spec, so reports can recompute it
+
+
+def test_runs_before_the_batched_augmentation_keep_their_cells_and_new_runs_get_new_ones() -> None:
+    """Augmented rows stored before ``cnn_augmentation`` existed ran torchvision per image: their spec reads
+    back as "per-image" with unchanged fingerprints; a new run (batched) redoes only the augmented rows."""
+    from bngan.experiments.table1.cli import build_parser, config_from_args
+
+    common = {"datasets": ["mnist"], "methods": ["ros", "ros-aug", "bngan", "bngan-mix-aug"]}
+    old_spec = ex.ExperimentConfig(**common, cnn_augmentation="per-image").to_dict()
+    del old_spec["cnn_augmentation"]
+    old = ex.ExperimentConfig.from_saved(old_spec)
+    assert old.cnn_augmentation == "per-image"
+    new = ex.ExperimentConfig(**common)
+    assert new.cnn_augmentation == "batched"
+    old_prints = {c.key: c.fingerprint for c in ex.grid(old)}
+    changed = {c.key.rsplit("__", 1)[1] for c in ex.grid(new) if c.fingerprint != old_prints[c.key]}
+    assert changed == {"ros-aug", "bngan-mix-aug"}
+    args = build_parser("table1").parse_args(["--dataset", "mnist", "--cnn-augmentation", "per-image"])
+    assert config_from_args("table1", args).cnn_augmentation == "per-image"
+    with pytest.raises(ValueError, match="cnn_augmentation must be one of batched, per-image"):
+        ex.ExperimentConfig(**common, cnn_augmentation="kornia")
 
 
 def test_progress_names_gan_and_cnn_steps_inside_a_cell(tmp_path: Path) -> None:

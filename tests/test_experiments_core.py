@@ -4,6 +4,7 @@ results: every folder loads without torch and regenerates its table byte for byt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from bngan.experiments.core import (
     fingerprinted,
     product_grid,
     run_cells,
+    saved_values,
     scoped,
     start_job,
     write_figure,
@@ -59,6 +61,25 @@ def test_fingerprint_is_every_field_but_the_stated_exclusions() -> None:
     assert [k for k in base if b_changed[k] != base[k]] == ["b0", "b1"]  # its scope only
     assert prints(Toy(letters=["a"])) == {"a0": base["a0"], "a1": base["a1"]}  # a smaller grid keeps its cells
     assert fingerprinted(Toy, {"letters": ["a"]}) == {"size": 1, "b_only": 0.5}  # a spec without a field: default
+
+
+def test_a_setting_added_later_keeps_the_fingerprints_of_runs_stored_before_it() -> None:
+    """A field whose new default differs from what earlier runs did names their value (``before``): a spec
+    without it reads as that value and hashes as before; the new default makes new cells, in its scope only."""
+    @dataclass
+    class Later(Toy):
+        speed: str = scoped(scope="b", default="fast", before="slow")
+
+    def prints_of(settings_type: type, values: object) -> dict[str, str]:
+        return {c: fingerprint({"letter": c}, settings_type, values, lambda scope, c=c: scope == c) for c in "ab"}
+
+    old = prints_of(Toy, Toy())
+    spec = dataclasses.asdict(Toy())  # written before the field existed
+    assert prints_of(Later, spec) == old
+    assert saved_values(Later, spec)["speed"] == "slow" and saved_values(Later, {"speed": "fast"}) == {"speed": "fast"}
+    assert prints_of(Later, Later(speed="slow")) == old
+    new = prints_of(Later, Later())
+    assert new["a"] == old["a"] and new["b"] != old["b"]
 
 
 def test_a_grid_whose_cells_would_share_a_file_is_refused() -> None:

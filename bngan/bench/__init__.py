@@ -8,6 +8,8 @@ import sys
 COMMANDS = {
     "speed": ("bngan.bench.speed", "training steps/s of our 'paper' preset against the reference loop"),
     "fidelity": ("bngan.bench.fidelity", "wall time until every class's samples are >= 90% recognised"),
+    "augment": ("bngan.bench.augment_speed", "CNN steps/s of the augmented rows: torchvision per image "
+                "against the batched transform"),
     "memory": ("bngan.bench.memory", "peak memory of MNIST training"),
     "app": ("bngan.bench.app_speed", "steps/s of a job with the app open against the same job headless"),
     "table1": ("bngan.experiments.table1.cli", "Table 1: classifier metrics per method, folds, t-tests"),

@@ -171,7 +171,7 @@ def _imblearn_factory(cls: type, neighbors_param: str | None = None) -> Oversamp
 OVERSAMPLERS: dict[str, OversamplerFactory] = {
     "none": _imblearn_factory(NoOversampler),
     "ros": _imblearn_factory(RandomOverSampler),
-    # what practitioners do: ordinary augmentation while the CNN trains (classifier.augment_batch), with and
+    # what practitioners do: ordinary augmentation while the CNN trains (bngan.evaluation.augmentation), with and
     # without random oversampling; the rows differ from none / ros only in that augmentation
     "aug": _imblearn_factory(NoOversampler),
     "ros-aug": _imblearn_factory(RandomOverSampler),
@@ -189,14 +189,6 @@ def _deepsmote(random_state: Any = 0, sampling_strategy: Any = "auto", **kw: Any
 
 
 OVERSAMPLERS["deepsmote"] = _deepsmote
-AUGMENTED_ROWS = ("aug", "ros-aug")
-
-
-def trains_with_augmentation(method: str) -> bool:
-    """Whether a row's CNN trains on randomly transformed images (rotation, shift, scale, shear, elastic)."""
-    from bngan.evaluation.gan_methods import GAN_METHODS
-
-    return method in AUGMENTED_ROWS or bool(GAN_METHODS.get(method, {}).get("cnn_augment"))
 
 
 def register_oversampler(name: str, factory: OversamplerFactory, replace: bool = False) -> None:

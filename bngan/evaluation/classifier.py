@@ -25,6 +25,7 @@ from torch import nn
 
 from bngan.device import resolve_device
 from bngan.errors import InvalidSettingError
+from bngan.evaluation.augmentation import augmenter
 from bngan.files import atomic_write_bytes
 
 ENV_CACHE_DIR = "BNGAN_CACHE_DIR"
@@ -111,16 +112,16 @@ def _rng_devices(device: torch.device) -> list[int]:
 def train_classifier(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, num_classes: int,
                      epochs: int = 8, batch_size: int = 64, lr: float = 1e-4, seed: int = 0,
                      device: str | torch.device = "auto", progress: ProgressFn | None = None,
-                     steps: int | None = None, augment: bool = False, snapshots: Sequence[int] = (),
-                     on_snapshot: SnapshotFn | None = None) -> PaperCNN:
+                     steps: int | None = None, augment: bool = False, augmentation: str = "batched",
+                     snapshots: Sequence[int] = (), on_snapshot: SnapshotFn | None = None) -> PaperCNN:
     """Train the paper's CNN with cross-entropy and Adam; return it in eval mode on ``device``.
 
     ``steps``, when given, replaces ``epochs`` by a fixed number of optimiser steps (epochs continue, the
     last one cut short). Use it to compare oversamplers fairly: at a fixed epoch count a set balanced to
     40,000 images gets 4.4× the updates of the 9,000-image imbalanced set it came from.
 
-    ``augment`` trains on randomly transformed copies of each batch (:func:`augment_batch`), the ordinary
-    augmentation practitioners use against few images.
+    ``augment`` trains on randomly transformed copies of each batch, the ordinary augmentation practitioners
+    use against few images; ``augmentation`` names its implementation (:mod:`bngan.evaluation.augmentation`).
 
     ``on_snapshot(step, model)`` is called (model in eval mode) after each step in ``snapshots``: the
     learning rate is constant, so the model at step k is the model a k-step budget would give, and one
@@ -138,12 +139,13 @@ def train_classifier(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
         raise InvalidSettingError(f"labels must be in 0..{num_classes - 1}, got {int(y.min())}..{int(y.max())}")
     if x.shape[-1] != x.shape[-2]:
         raise InvalidSettingError(f"images must be square, got {tuple(x.shape[-2:])}")
+    augment_fn = augmenter(augmentation) if augment else None
     dev = _device(device)
     with torch.random.fork_rng(devices=_rng_devices(dev)):
         torch.manual_seed(seed)
         model = PaperCNN(num_classes, in_channels=x.shape[1], image_size=x.shape[-1]).to(dev)
         _fit(model, x.to(dev), y.to(dev), _step_budget(len(x), epochs, batch_size, steps), batch_size, lr,
-             seed, progress, augment_batch if augment else None, set(snapshots), on_snapshot)
+             seed, progress, augment_fn, set(snapshots), on_snapshot)
     return model.eval()
 
 
@@ -153,19 +155,6 @@ def _step_budget(n: int, epochs: int, batch_size: int, steps: int | None) -> int
     if steps < 1:
         raise InvalidSettingError(f"steps must be at least 1, got {steps}")
     return steps
-
-
-def augment_batch(images: torch.Tensor) -> torch.Tensor:
-    """Each image through its own random affine transform (±10° rotation, ±10% shift, 90–110% scale, ±10°
-    shear) and, half the time, a mild elastic distortion; no flips (a flipped 2 is no 2)."""
-    from torchvision.transforms import v2
-
-    transform = v2.Compose([
-        v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=10,
-                        interpolation=v2.InterpolationMode.BILINEAR),
-        v2.RandomApply([v2.ElasticTransform(alpha=20.0, sigma=4.0)], p=0.5),
-    ])
-    return torch.stack([transform(image) for image in images])
 
 
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, total_steps: int, batch_size: int, lr: float,

@@ -1,4 +1,5 @@
-"""The GAN rows of the comparison as data: which settings define each row (torch-free).
+"""The GAN rows of the comparison as data: which settings define each row, and which rows train their CNN
+on augmented images (torch-free).
 
 The experiment's fingerprints, reports and the app's method list read these names and settings; the factories
 that build the samplers (and import torch) are in :mod:`bngan.evaluation.gan_samplers`.
@@ -50,3 +51,12 @@ def sampler_settings(name: str) -> dict[str, Any]:
 def is_gan(name: str) -> bool:
     """Whether ``name`` is a GAN row (it takes the GAN training options and makes images worth judging)."""
     return name in GAN_METHODS
+
+
+AUGMENTED_ROWS = ("aug", "ros-aug")
+"""The rows that differ from ``none`` / ``ros`` only in the CNN's augmentation."""
+
+
+def trains_with_augmentation(method: str) -> bool:
+    """Whether a row's CNN trains on randomly transformed images (rotation, shift, scale, shear, elastic)."""
+    return method in AUGMENTED_ROWS or bool(GAN_METHODS.get(method, {}).get("cnn_augment"))

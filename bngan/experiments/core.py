@@ -7,7 +7,9 @@ runs only the cells with ``index % n == i``, so one sweep can be spread over ``n
 folder. A stored cell is reused only when its *fingerprint* matches: a hash of the cell's coordinates and of
 every field of the experiment's settings dataclass, except the ones the dataclass lists in
 ``NOT_FINGERPRINTED`` (with the reason) and the ones whose ``scope`` (field metadata, see :func:`scoped`) does
-not apply to the cell. A new setting is therefore part of every fingerprint without anyone listing it.
+not apply to the cell. A new setting is therefore part of every fingerprint without anyone listing it; one
+that changes what earlier runs did implicitly names that old value (``before``, see :func:`scoped`), so the
+cells stored before it existed keep their fingerprints.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ CELLS_DIR = "cells"
 SPEC_FILE = "experiment.json"
 SCOPE = "scope"
 """Field metadata key: the cells a setting applies to (each experiment says what its scopes mean)."""
+BEFORE = "before"
+"""Field metadata key: the value every run stored before the setting existed implicitly used."""
 
 ProgressFn = Callable[[dict], None]
 """``progress(event)``: ``event`` has ``event`` ('start', 'cell_start', 'stage', 'cell_done', 'cell_skipped',
@@ -106,15 +110,29 @@ def in_shard(cells: Sequence[Cell], shard: str | tuple[int, int] | None) -> list
 # ----------------------------------------------------------------------------------------- fingerprints
 
 def scoped(*, scope: str, default: Any = dataclasses.MISSING,
-           default_factory: Any = dataclasses.MISSING) -> Any:
-    """A settings field that decides only some cells' results (``scope``: the experiment says which)."""
-    return field(default=default, default_factory=default_factory, metadata={SCOPE: scope})
+           default_factory: Any = dataclasses.MISSING, before: Any = dataclasses.MISSING) -> Any:
+    """A settings field that decides only some cells' results (``scope``: the experiment says which).
+
+    ``before``: a setting added after results were stored, whose new default differs from what those runs
+    did. A spec that lacks the field ran with ``before``, and at that value the field stays out of the
+    fingerprint, so the stored cells keep theirs and are reused; any other value makes new cells."""
+    metadata = {SCOPE: scope} if before is dataclasses.MISSING else {SCOPE: scope, BEFORE: before}
+    return field(default=default, default_factory=default_factory, metadata=metadata)
+
+
+def saved_values(settings_type: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec read back from disk, with each field it predates (one with a ``before``) at that old value."""
+    older = {f.name: f.metadata[BEFORE] for f in dataclasses.fields(settings_type)
+             if BEFORE in f.metadata and f.name not in values}
+    return {**values, **older}
 
 
 def _value(f: dataclasses.Field, values: Mapping[str, Any]) -> Any:
-    """A field's value; a spec written before the field existed ran with its default."""
+    """A field's value; a spec written before the field existed ran with its ``before`` or its default."""
     if f.name in values:
         return values[f.name]
+    if BEFORE in f.metadata:
+        return f.metadata[BEFORE]
     if f.default is not dataclasses.MISSING:
         return f.default
     if f.default_factory is not dataclasses.MISSING:
@@ -125,12 +143,14 @@ def _value(f: dataclasses.Field, values: Mapping[str, Any]) -> Any:
 def fingerprinted(settings_type: type, values: Any, applies: Callable[[str], bool] = lambda scope: True
                   ) -> dict[str, Any]:
     """The settings that decide a cell's result: every field of ``settings_type`` (a dataclass) except those
-    in its ``NOT_FINGERPRINTED`` and those whose scope does not apply. ``values`` is an instance or the
-    dict of a saved spec."""
+    in its ``NOT_FINGERPRINTED``, those whose scope does not apply and those at their ``before`` value.
+    ``values`` is an instance or the dict of a saved spec."""
     given = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else values
     excluded = getattr(settings_type, "NOT_FINGERPRINTED", {})
-    return {f.name: _value(f, given) for f in dataclasses.fields(settings_type)
-            if f.name not in excluded and (f.metadata.get(SCOPE) is None or applies(f.metadata[SCOPE]))}
+    chosen = {f.name: _value(f, given) for f in dataclasses.fields(settings_type)
+              if f.name not in excluded and (f.metadata.get(SCOPE) is None or applies(f.metadata[SCOPE]))}
+    return {f.name: chosen[f.name] for f in dataclasses.fields(settings_type) if f.name in chosen
+            and not (BEFORE in f.metadata and chosen[f.name] == f.metadata[BEFORE])}
 
 
 def fingerprint(coords: Mapping[str, Any], settings_type: type, values: Any,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bngan.evaluation.gan_methods import is_gan
+from bngan.evaluation.gan_methods import is_gan, trains_with_augmentation
 from bngan.experiments.core import (
     SPEC_FILE,
     Cell,
@@ -222,7 +222,6 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
                             counts: Mapping[int, int], test: Any, context: RunContext,
                             say: StageFn) -> tuple[np.ndarray, dict]:
     from bngan.checkpoint import CheckpointError
-    from bngan.evaluation.baselines import trains_with_augmentation
     from bngan.evaluation.classifier import predict, train_classifier
     from bngan.evaluation.diagnostics import cas_summary, cas_training_set
     from bngan.evaluation.metrics import classification_metrics
@@ -258,7 +257,8 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
         """The experiment's CNN (budget, seed, augmentation of this row) on these images."""
         return train_classifier(images, labels, len(counts), epochs=budget["epochs"], steps=budget["steps"],
                                 batch_size=config.classifier_batch_size, lr=config.classifier_lr, seed=fold,
-                                device=config.device, augment=trains_with_augmentation(method), **options)
+                                device=config.device, augment=trains_with_augmentation(method),
+                                augmentation=config.cnn_augmentation, **options)
 
     def scores(model: Any) -> dict:
         return classification_metrics(test.labels.numpy(), predict(model, test.images), len(counts))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bngan.errors import PROJECT_ERRORS
 from bngan.experiments.core import ExperimentError
-from bngan.experiments.table1.settings import DEFAULT_METHODS, SWEEP_IRS, ExperimentConfig
+from bngan.experiments.table1.settings import CNN_AUGMENTATIONS, DEFAULT_METHODS, SWEEP_IRS, ExperimentConfig
 
 
 def build_parser(name: str) -> argparse.ArgumentParser:
@@ -47,6 +47,9 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--sampling-strategy", default="auto",
                         help="auto | minority | not majority | all | +N (N images added to each smaller class) "
                              "| a fraction in (0, 1] for partial balancing")
+    parser.add_argument("--cnn-augmentation", default="batched", choices=CNN_AUGMENTATIONS,
+                        help="implementation of the augmented rows' transform: batched (fast, new runs) or "
+                             "per-image (torchvision per image, as runs before it; resumes those)")
     parser.add_argument("--minority", default="8,9", help="minority classes (minority profile and the sweep)")
     if sweep:
         parser.add_argument("--irs", default=",".join(str(r) for r in SWEEP_IRS), help="imbalance ratios")
@@ -97,6 +100,7 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         classifier_snapshots=_numbers(args.classifier_snapshots, int, "--classifier-snapshots"),
         gan_steps=args.gan_steps, gan_preset=args.gan_preset,
         gan_batch_size=args.gan_batch_size, sampling_strategy=args.sampling_strategy,
+        cnn_augmentation=args.cnn_augmentation,
         dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
         deepsmote_steps=args.deepsmote_steps,
         dgc_draws=args.dgc_draws, dgc_lr=args.dgc_lr, quality=args.quality,

@@ -2,7 +2,8 @@
 
 Every field of :class:`ExperimentConfig` enters each cell's fingerprint unless it is listed in
 ``NOT_FINGERPRINTED`` with its reason, or its ``scope`` leaves the cell out: ``cnn`` settings decide the rows
-that train the CNN (every row but ``dgc``), ``gan`` settings the GAN rows, ``dgc`` settings the DGC row.
+that train the CNN (every row but ``dgc``), ``gan`` settings the GAN rows, ``dgc`` settings the DGC row,
+``augment`` settings the rows whose CNN trains on augmented images.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from bngan.evaluation.gan_methods import GAN_METHODS, is_gan, training_settings
-from bngan.experiments.core import Cell, ExperimentError, fingerprint, product_grid, scoped
+from bngan.evaluation.gan_methods import GAN_METHODS, is_gan, training_settings, trains_with_augmentation
+from bngan.experiments.core import Cell, ExperimentError, fingerprint, product_grid, saved_values, scoped
 
 EXPERIMENTS = ("table1", "ir-sweep", "custom")
 DEFAULT_METHODS = ("none", "ros", "smote", "infogan", "bngan")
@@ -23,6 +24,7 @@ SWEEP_IRS = (50, 100, 200, 300, 400, 500)
 STANDARD_MINORITY = (8, 9)  # the two smallest classes of the standard split (IR 67 and 100)
 CLASSIFIER_EPOCHS_EQUIVALENT = 8  # default budget: this many epochs of the imbalanced split, as steps
 STRATEGY_NAMES = ("auto", "minority", "not majority", "not minority", "all")
+CNN_AUGMENTATIONS = ("batched", "per-image")  # bngan.evaluation.augmentation.AUGMENTATIONS, torch-free
 
 
 @dataclass
@@ -49,6 +51,9 @@ class ExperimentConfig:
     gan_preset: str = scoped(scope="gan", default="fast")
     gan_batch_size: int = scoped(scope="gan", default=64)
     sampling_strategy: str | float = scoped(scope="cnn", default="auto")
+    # how the augmented rows transform their batches: one transform, two implementations with different
+    # random draws (runs stored before the setting existed used "per-image" and keep their fingerprints)
+    cnn_augmentation: str = scoped(scope="augment", default="batched", before="per-image")
     dgc_epochs: int = scoped(scope="dgc", default=50)
     dgc_width: float = scoped(scope="dgc", default=1.0)
     dgc_steps: int | None = scoped(scope="dgc", default=None)
@@ -118,6 +123,9 @@ class ExperimentConfig:
                                   f"--classifier-steps to the largest budget and the smaller ones as snapshots")
         if self.gan_steps < 1:
             raise ExperimentError(f"gan_steps must be positive, got {self.gan_steps}")
+        if self.cnn_augmentation not in CNN_AUGMENTATIONS:
+            raise ExperimentError(f"cnn_augmentation must be one of {', '.join(CNN_AUGMENTATIONS)}, got "
+                                  f"{self.cnn_augmentation!r}")
         if not self.dgc_lr > 0:
             raise ExperimentError(f"dgc_lr must be positive, got {self.dgc_lr}")
         self.sampling_strategy = parse_sampling_strategy(self.sampling_strategy)
@@ -136,7 +144,7 @@ class ExperimentConfig:
         """A spec read back from ``experiment.json``: validated when it was written, so the checks that
         import torch are skipped (reports and the app read results before torch loads)."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known}, check_names=False)
+        return cls(**{k: v for k, v in saved_values(cls, data).items() if k in known}, check_names=False)
 
 
 def _imbalance_dict(value: Any) -> dict:
@@ -221,7 +229,7 @@ def setting_tag(imbalance: Mapping) -> str:
 def applies(scope: str, method: str) -> bool:
     """Whether settings of ``scope`` decide the result of a ``method`` row."""
     return {"cnn": method != "dgc", "gan": is_gan(method), "dgc": method == "dgc",
-            "deepsmote": method == "deepsmote"}[scope]
+            "deepsmote": method == "deepsmote", "augment": trains_with_augmentation(method)}[scope]
 
 
 def _coords(config: ExperimentConfig, dataset: str, setting: int, fold: int, method: str) -> dict:
