@@ -94,12 +94,21 @@ def affine(images: torch.Tensor, angle: torch.Tensor, shift: torch.Tensor, scale
 def elastic_displacement(n: int, height: int, width: int) -> torch.Tensor:
     """``n`` displacement fields ``(n, H, W, 2)`` as torchvision's ``ElasticTransform`` draws one: uniform noise
     in [-1, 1], Gaussian-smoothed, scaled by alpha over the side (grid_sample units)."""
-    from torchvision.transforms.v2 import functional as TF
-
-    size = int(8 * ELASTIC_SIGMA + 1) | 1  # odd, as torchvision makes it
-    dx = TF.gaussian_blur(torch.rand(n, 1, height, width) * 2 - 1, [size, size], [ELASTIC_SIGMA] * 2)
-    dy = TF.gaussian_blur(torch.rand(n, 1, height, width) * 2 - 1, [size, size], [ELASTIC_SIGMA] * 2)
+    dx = _smooth(torch.rand(n, 1, height, width) * 2 - 1)
+    dy = _smooth(torch.rand(n, 1, height, width) * 2 - 1)
     return torch.cat([dx * ELASTIC_ALPHA / width, dy * ELASTIC_ALPHA / height], 1).permute(0, 2, 3, 1)
+
+
+def _smooth(noise: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``gaussian_blur`` (kernel 8 sigma + 1, odd; reflected edges) as two 1-D passes: the same
+    numbers as its 2-D kernel at a fifth of the cost on 28-pixel images."""
+    size = int(8 * ELASTIC_SIGMA + 1) | 1
+    x = torch.linspace(-(size - 1) / 2, (size - 1) / 2, size)
+    kernel = torch.exp(-0.5 * (x / ELASTIC_SIGMA) ** 2)
+    kernel = (kernel / kernel.sum()).to(noise.dtype)
+    half = size // 2
+    padded = F.pad(noise, [half, half, half, half], mode="reflect")
+    return F.conv2d(F.conv2d(padded, kernel.view(1, 1, size, 1)), kernel.view(1, 1, 1, size))
 
 
 def elastic(images: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
