@@ -155,7 +155,7 @@ def check_dgc(ctx: Context) -> str:
 
 
 def check_table1(ctx: Context) -> str:
-    """A tiny Table 1 (one fold of digits: none, ros, bngan, dgc), through the experiment's own CLI."""
+    """A tiny Table 1 (one fold of digits: none, ros, ros-aug, bngan, dgc), through the experiment's own CLI."""
     import contextlib
     import io
 
@@ -163,7 +163,7 @@ def check_table1(ctx: Context) -> str:
 
     out = ctx.folder / "table1"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as log:
-        code = table1(["table1", "--dataset", "digits", "--methods", "none,ros,bngan,dgc", "--folds", "1",
+        code = table1(["table1", "--dataset", "digits", "--methods", "none,ros,ros-aug,bngan,dgc", "--folds", "1",
                        "--profile", "minority", "--ir", "10", "--classifier-steps", "30", "--gan-steps", "30",
                        "--dgc-steps", "10", "--dgc-width", "0.25", "--dgc-draws", "2", "--run-dir", str(out),
                        "--device", ctx.device])

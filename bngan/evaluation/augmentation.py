@@ -64,8 +64,7 @@ def augment_batched(images: torch.Tensor) -> torch.Tensor:
     n, _, height, width = images.shape
     device = images.device
     params = draw(n, height, width)
-    out = affine(images, params.angle.to(device), params.shift.to(device), params.scale.to(device),
-                 params.shear.to(device))
+    out = affine(images, params.angle, params.shift, params.scale, params.shear)
     distorted = params.distorted.nonzero().flatten().to(device)
     if len(distorted):
         field = elastic_displacement(len(distorted), height, width).to(device)
@@ -76,18 +75,20 @@ def augment_batched(images: torch.Tensor) -> torch.Tensor:
 def affine(images: torch.Tensor, angle: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor,
            shear: torch.Tensor) -> torch.Tensor:
     """torchvision's ``affine`` about the image centre (degrees, pixel shifts ``(n, 2)``, x-shear in degrees),
-    one set of parameters per image, bilinear, zeros outside."""
+    one set of parameters per image, bilinear, zeros outside. The matrices are computed on the CPU in double
+    precision (Apple's MPS has none), then sent to the images' device."""
     n, _, height, width = images.shape
-    rot, sx = torch.deg2rad(angle.double()), torch.deg2rad(shear.double())
+    angle, shift, scale, shear = (t.detach().cpu().double() for t in (angle, shift, scale, shear))
+    rot, sx = torch.deg2rad(angle), torch.deg2rad(shear)
     # the forward map is rotation · x-shear · scale; torchvision samples through its inverse (det = 1/scale²)
     a, c = torch.cos(rot), torch.sin(rot)
     b, d = -(a * torch.tan(sx) + torch.sin(rot)), torch.cos(rot) - c * torch.tan(sx)
-    inverse = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / scale.double()[:, None, None]
-    offset = -(inverse @ shift.double()[:, :, None])
-    half = torch.tensor([width / 2, height / 2], dtype=torch.float64, device=images.device)
+    inverse = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / scale[:, None, None]
+    offset = -(inverse @ shift[:, :, None])
+    half = torch.tensor([width / 2, height / 2], dtype=torch.float64)
     # pixel coordinates about the centre -> grid_sample's [-1, 1] (align_corners=False: pixel centres)
     theta = torch.cat([inverse * half[None, None, :] / half[None, :, None], offset / half[None, :, None]], 2)
-    grid = F.affine_grid(theta.to(images.dtype), [n, 1, height, width], align_corners=False)
+    grid = F.affine_grid(theta.to(images.device, images.dtype), [n, 1, height, width], align_corners=False)
     return _sample(images, grid)
 
 
