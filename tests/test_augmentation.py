@@ -126,6 +126,10 @@ def test_the_batched_transform_moves_images_as_much_as_torchvisions() -> None:
 
 
 def test_an_unknown_augmentation_is_refused_with_the_choices() -> None:
+    from bngan.evaluation.augmentation import AUGMENTATIONS
+    from bngan.experiments.table1.settings import CNN_AUGMENTATIONS
+
+    assert list(AUGMENTATIONS) == list(CNN_AUGMENTATIONS)  # the settings' torch-free copy of the names
     with pytest.raises(InvalidSettingError, match="batched, per-image"):
         augmenter("flip")
 

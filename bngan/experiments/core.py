@@ -128,11 +128,9 @@ def saved_values(settings_type: type, values: Mapping[str, Any]) -> dict[str, An
 
 
 def _value(f: dataclasses.Field, values: Mapping[str, Any]) -> Any:
-    """A field's value; a spec written before the field existed ran with its ``before`` or its default."""
+    """A field's value; a spec written before the field existed ran with its default."""
     if f.name in values:
         return values[f.name]
-    if BEFORE in f.metadata:
-        return f.metadata[BEFORE]
     if f.default is not dataclasses.MISSING:
         return f.default
     if f.default_factory is not dataclasses.MISSING:
@@ -145,7 +143,7 @@ def fingerprinted(settings_type: type, values: Any, applies: Callable[[str], boo
     """The settings that decide a cell's result: every field of ``settings_type`` (a dataclass) except those
     in its ``NOT_FINGERPRINTED``, those whose scope does not apply and those at their ``before`` value.
     ``values`` is an instance or the dict of a saved spec."""
-    given = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else values
+    given = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else saved_values(settings_type, values)
     excluded = getattr(settings_type, "NOT_FINGERPRINTED", {})
     chosen = {f.name: _value(f, given) for f in dataclasses.fields(settings_type)
               if f.name not in excluded and (f.metadata.get(SCOPE) is None or applies(f.metadata[SCOPE]))}
