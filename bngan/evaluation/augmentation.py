@@ -18,6 +18,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from bngan.errors import InvalidSettingError
+
 DEGREES = 10.0  # rotation, uniform in ±DEGREES
 TRANSLATE = 0.1  # shift, uniform in ±10% of the side, rounded to whole pixels (as torchvision does)
 SCALE = (0.9, 1.1)
@@ -136,8 +138,6 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def augmenter(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    from bngan.errors import InvalidSettingError
-
     if name not in AUGMENTATIONS:
         raise InvalidSettingError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
     return AUGMENTATIONS[name]
