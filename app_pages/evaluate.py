@@ -9,6 +9,7 @@ comparison in the results folder (``$BNGAN_RESULTS_DIR``, else ``./results/app``
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "dgc_width": 0.25, "dgc_steps": 200,
 }
 BUDGETS = {"auto": "auto: 8 epochs of the imbalanced set, as steps", "steps": "steps", "epochs": "epochs"}
+COMMITTED_TABLES = ("long-mnist", "long-fashion-mnist", "table1-mnist", "table1-fashion-mnist")  # long budgets first
 NOTICE_KEY = "eval_notice"  # (level, text) of the last Run, shown once
 SELECTED_KEY = "eval_selected"  # the results folder on show
 REFRESH_S = 2.0
@@ -330,10 +332,17 @@ _live = st.fragment(run_every=REFRESH_S)(live_view)
 
 
 def shipped_tables() -> None:
-    """The Table 1 runs committed with the project (``results/table1-*``, measured on CPU; see RESULTS.md)."""
-    for table in sorted(Path("results").glob("table1-*/table.md")):
-        with st.expander(f"Committed result: {table.parent.name} (CPU budget, see RESULTS.md)"):
-            st.markdown(table.read_text())
+    """The Table 1 runs committed with the project, each titled with its CNN budget: the long-budget runs
+    answer whether synthesis helps a properly trained CNN, the 1,128-step ones are the compute-limited view."""
+    from bngan.experiments.core import SPEC_FILE
+    from bngan.experiments.table1.settings import ExperimentConfig, budget_text
+
+    for name in COMMITTED_TABLES:
+        folder = Path("results") / name
+        if (folder / "table.md").is_file():
+            config = ExperimentConfig.from_saved(json.loads((folder / SPEC_FILE).read_text()))
+            with st.expander(f"Committed result: {name} (CPU, CNN budget {budget_text(config)}; see RESULTS.md)"):
+                st.markdown((folder / "table.md").read_text())
 
 
 def results_panel() -> None:

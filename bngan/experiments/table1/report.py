@@ -39,9 +39,9 @@ from bngan.experiments.stats import (
     significance_marker,
 )
 from bngan.experiments.table1.settings import (
-    CLASSIFIER_EPOCHS_EQUIVALENT,
     STANDARD_MINORITY,
     ExperimentConfig,
+    budget_text,
     grid,
     setting_tag,
 )
@@ -460,9 +460,6 @@ def markdown_report(results: Mapping) -> str:
 
 def legend(results: Mapping) -> str:
     config = ExperimentConfig.from_saved(results["experiment"])
-    budget = (f"{config.classifier_epochs} epochs" if config.classifier_epochs else
-              f"{config.classifier_steps} steps" if config.classifier_steps else
-              f"{CLASSIFIER_EPOCHS_EQUIVALENT} epochs of the imbalanced split, as steps, for every row")
     counts = [len(e["folds"]) for g in results["groups"] for e in g["methods"].values()]
     folds, fewest = max(counts, default=0), min(counts, default=0)
     gans = [m for m in config.methods if is_gan(m)]
@@ -474,7 +471,7 @@ def legend(results: Mapping) -> str:
     return (f"{spread} of the imbalanced training set; "
             f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
             f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "
-            f"over folds, 95%). CNN budget: {budget}; {gan}sampling strategy: {config.sampling_strategy}.")
+            f"over folds, 95%). CNN budget: {budget_text(config)}; {gan}sampling strategy: {config.sampling_strategy}.")
 
 
 def results_csv(results: Mapping) -> str:

@@ -212,6 +212,16 @@ def classifier_budget(config: ExperimentConfig, n_imbalanced: int) -> dict[str, 
     return {"epochs": CLASSIFIER_EPOCHS_EQUIVALENT, "steps": steps}
 
 
+def budget_text(config: ExperimentConfig) -> str:
+    """The CNN budget in words, as reports and the app's titles state it (results at 1,128 and at 10,000 steps
+    rank the rows differently, so no table is shown without it)."""
+    if config.classifier_epochs:
+        return f"{config.classifier_epochs} epochs"
+    if config.classifier_steps:
+        return f"{config.classifier_steps} steps"
+    return f"{CLASSIFIER_EPOCHS_EQUIVALENT} epochs of the imbalanced split, as steps, for every row"
+
+
 # ------------------------------------------------------------------------------------- grid, fingerprints
 
 def setting_tag(imbalance: Mapping) -> str:
