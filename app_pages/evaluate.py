@@ -9,7 +9,6 @@ comparison in the results folder (``$BNGAN_RESULTS_DIR``, else ``./results/app``
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -334,13 +333,13 @@ _live = st.fragment(run_every=REFRESH_S)(live_view)
 def shipped_tables() -> None:
     """The Table 1 runs committed with the project, each titled with its CNN budget: the long-budget runs
     answer whether synthesis helps a properly trained CNN, the 1,128-step ones are the compute-limited view."""
-    from bngan.experiments.core import SPEC_FILE
+    from bngan.experiments.core import read_spec
     from bngan.experiments.table1.settings import ExperimentConfig, budget_text
 
     for name in COMMITTED_TABLES:
         folder = Path("results") / name
         if (folder / "table.md").is_file():
-            config = ExperimentConfig.from_saved(json.loads((folder / SPEC_FILE).read_text()))
+            config = ExperimentConfig.from_saved(read_spec(folder))
             with st.expander(f"Committed result: {name} (CPU, CNN budget {budget_text(config)}; see RESULTS.md)"):
                 st.markdown((folder / "table.md").read_text())
 
