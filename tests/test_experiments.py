@@ -72,6 +72,30 @@ def test_fingerprint_tracks_what_changes_a_result() -> None:
     assert {c.key: c.fingerprint for c in ex.grid(wider)}[none.key] == none.fingerprint
 
 
+def test_a_later_fold_range_reuses_the_same_cells_and_says_which_folds() -> None:
+    """Folds 5-9 of a confirmation are the cells folds 5-9 of a 10-fold run would be, nothing else."""
+    later = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"], folds=2, first_fold=5)
+    all_ten = ex.ExperimentConfig(methods=["none", "bngan"], imbalances=["standard"], folds=10)
+    assert sorted({c["fold"] for c in ex.grid(later)}) == [5, 6]
+    wide = {c.key: c.fingerprint for c in ex.grid(all_ten)}
+    assert all(wide[c.key] == c.fingerprint for c in ex.grid(later))
+    rows = {"none": {"folds": [5, 6]}}
+    assert "Mean ± std over 2 folds (folds 5–6: independent" in report.legend(
+        {"experiment": later.to_dict(), "groups": [{"methods": rows}]})
+    one = ex.ExperimentConfig(methods=["none"], imbalances=["standard"], folds=1, first_fold=7)
+    assert report.legend({"experiment": one.to_dict(), "groups": [{"methods": {"none": {"folds": [7]}}}]}
+                         ).startswith("One fold (fold 7), values bare")
+    with pytest.raises(ValueError, match="first fold"):
+        ex.ExperimentConfig(first_fold=-1)
+
+
+def test_cli_runs_a_later_fold_range(tmp_path: Path) -> None:
+    assert cli_main(["table1", *TINY_DIGITS, "--methods", "none", "--folds", "1", "--first-fold", "3",
+                     "--run-dir", str(tmp_path)]) == 0
+    assert [p.name for p in (tmp_path / CELLS_DIR).glob("*.json")] == ["digits__ir10-m8-9__fold3__none.json"]
+    assert "One fold (fold 3), values bare" in (tmp_path / "table.md").read_text()
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="unknown method"):
         ex.ExperimentConfig(methods=["magic"])

@@ -27,6 +27,9 @@ def build_parser(name: str) -> argparse.ArgumentParser:
                         help=f"comma-separated rows: {', '.join(available_methods())}")
     parser.add_argument("--folds", type=int, default=3,
                         help="independent seeded draws of the imbalanced split")
+    parser.add_argument("--first-fold", type=int, default=0,
+                        help="number of the first draw: --first-fold 5 --folds 5 runs folds 5-9, a "
+                             "confirmation on draws never used to choose settings")
     parser.add_argument("--out", default="results",
                         help="parent folder; the run goes to OUT/<name>-<data set>")
     parser.add_argument("--run-dir", default=None,
@@ -95,7 +98,7 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         imbalances = [{"profile": "standard"}]
     return ExperimentConfig(
         name=name, datasets=args.dataset, methods=[m.strip() for m in args.methods.split(",") if m.strip()],
-        folds=args.folds, imbalances=imbalances, classifier_steps=args.classifier_steps,
+        folds=args.folds, first_fold=args.first_fold, imbalances=imbalances, classifier_steps=args.classifier_steps,
         classifier_epochs=args.classifier_epochs,
         classifier_snapshots=_numbers(args.classifier_snapshots, int, "--classifier-snapshots"),
         gan_steps=args.gan_steps, gan_preset=args.gan_preset,

@@ -42,6 +42,7 @@ from bngan.experiments.table1.settings import (
     STANDARD_MINORITY,
     ExperimentConfig,
     budget_text,
+    fold_text,
     grid,
     setting_tag,
 )
@@ -466,8 +467,9 @@ def legend(results: Mapping) -> str:
     gan = f"GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); " if gans else ""
     over = (f"{folds} folds" if fewest == folds else
             f"{fewest}–{folds} folds per row" + (" (rows of one fold: values bare)" if fewest == 1 else ""))
-    spread = (f"Mean ± std over {over} (independent seeded draws" if folds > 1 else
-              "One fold, values bare (one seeded draw")
+    which = fold_text(config)
+    spread = (f"Mean ± std over {over} ({which + ': ' if which else ''}independent seeded draws" if folds > 1 else
+              f"One fold{' (' + which + ')' if which else ''}, values bare (one seeded draw")
     return (f"{spread} of the imbalanced training set; "
             f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
             f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "

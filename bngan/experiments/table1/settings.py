@@ -39,6 +39,8 @@ class ExperimentConfig:
     datasets: list[str] = field(default_factory=lambda: ["digits"])
     methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
     folds: int = 3
+    # the folds are first_fold .. first_fold + folds - 1: a later range confirms on draws never used to choose
+    first_fold: int = 0
     imbalances: list[dict] = field(default_factory=lambda: [{"profile": "standard"}])
     # None (and no epochs): 8 epochs of the imbalanced split, as steps
     classifier_steps: int | None = scoped(scope="cnn", default=None)
@@ -74,6 +76,7 @@ class ExperimentConfig:
         "datasets": "a grid axis: the cell's own data set enters instead",
         "methods": "a grid axis: the cell's own method (and a GAN row's definition) enters instead",
         "folds": "a grid axis: the cell's own fold enters instead",
+        "first_fold": "a grid axis: the cell's own fold enters instead",
         "imbalances": "a grid axis: the cell's own imbalance setting enters instead",
         "quality": "checked on its own: a cell without the quality numbers asked for is redone",
         "classifier_snapshots": ("measured along the same training, the final result unchanged: checked on its "
@@ -108,6 +111,8 @@ class ExperimentConfig:
                                       f"{', '.join(available_methods())}")
         if not isinstance(self.folds, int) or self.folds < 1:
             raise ExperimentError(f"folds must be a positive integer, got {self.folds!r}")
+        if not isinstance(self.first_fold, int) or self.first_fold < 0:
+            raise ExperimentError(f"the first fold must be a number from 0 up, got {self.first_fold!r}")
         for name in ("classifier_steps", "classifier_epochs", "dgc_steps", "dgc_draws", "deepsmote_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -260,6 +265,19 @@ def cell_fingerprint(config: ExperimentConfig, dataset: str, setting: int, fold:
                        lambda scope: applies(scope, method))
 
 
+def fold_numbers(config: ExperimentConfig) -> range:
+    """The folds an experiment runs: each number seeds its own draw of the imbalanced split."""
+    return range(config.first_fold, config.first_fold + config.folds)
+
+
+def fold_text(config: ExperimentConfig) -> str:
+    """``"folds 5–9"``: which draws a table is over, said only when they do not start at 0."""
+    folds = fold_numbers(config)
+    if not config.first_fold:
+        return ""
+    return f"fold {folds[0]}" if len(folds) == 1 else f"folds {folds[0]}–{folds[-1]}"
+
+
 def grid(config: ExperimentConfig) -> list[Cell]:
     """All cells in a fixed order: data set, setting, fold, then method (so shards mix methods and folds).
 
@@ -269,7 +287,7 @@ def grid(config: ExperimentConfig) -> list[Cell]:
         return f"{c['dataset']}__{setting_tag(config.imbalances[c['setting']])}__fold{c['fold']}__{c['method']}"
 
     return product_grid([("dataset", config.datasets), ("setting", range(len(config.imbalances))),
-                         ("fold", range(config.folds)), ("method", config.methods)], key,
+                         ("fold", fold_numbers(config)), ("method", config.methods)], key,
                         lambda c: cell_fingerprint(config, c["dataset"], c["setting"], c["fold"], c["method"]))
 
 
