@@ -14,6 +14,8 @@ COMMANDS = {
     "app": ("bngan.bench.app_speed", "steps/s of a job with the app open against the same job headless"),
     "table1": ("bngan.experiments.table1.cli", "Table 1: classifier metrics per method, folds, t-tests"),
     "ir-sweep": ("bngan.experiments.table1.cli", "Figure 3: minority recall/F1 against imbalance ratio"),
+    "compare": ("bngan.experiments.table1.compare", "paired differences between rows of two table1 runs (same "
+                "folds), per CNN budget, with t-tests"),
     "images": ("bngan.experiments.table1.images", "fidelity/FID/PRDC, copying, real-vs-added of a table1 run's "
                "saved generators (no training)"),
     "disentangle": ("bngan.experiments.disentangle.cli", "Figure 4b: FactorVAE score on dSprites"),

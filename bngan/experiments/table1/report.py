@@ -349,7 +349,7 @@ def budget_table(groups: Sequence[dict], methods: Sequence[str]) -> str | None:
     return "\n".join(lines).rstrip() or None
 
 
-def _with_minority_f1(entry: Mapping, minority: Sequence[int]) -> dict:
+def with_minority_f1(entry: Mapping, minority: Sequence[int]) -> dict:
     """A row's folds and values plus ``minority_f1``: each fold's mean F1 over the minority classes."""
     per_class = [entry["values"][f"f1_{c}"] for c in minority]
     return {"folds": entry["folds"],
@@ -371,7 +371,7 @@ def leaders(groups: Sequence[dict], reference: str | None) -> str | None:
     the reference row) and the paired t-test's p; None when no row has two folds (no test to report)."""
     lines = []
     for group in groups:
-        rows = {m: _with_minority_f1(e, group["minority"]) for m, e in group["methods"].items()}
+        rows = {m: with_minority_f1(e, group["minority"]) for m, e in group["methods"].items()}
         if len(rows) < 2 or max(len(r["folds"]) for r in rows.values()) < 2:
             continue
         parts = []
