@@ -85,6 +85,9 @@ def test_a_later_fold_range_reuses_the_same_cells_and_says_which_folds() -> None
     one = ex.ExperimentConfig(methods=["none"], imbalances=["standard"], folds=1, first_fold=7)
     assert report.legend({"experiment": one.to_dict(), "groups": [{"methods": {"none": {"folds": [7]}}}]}
                          ).startswith("One fold (fold 7), values bare")
+    started = ex.ExperimentConfig(methods=["none"], imbalances=["standard"], folds=5, first_fold=5)
+    assert report.legend({"experiment": started.to_dict(), "groups": [{"methods": {"none": {"folds": [5]}}}]}
+                         ).startswith("One fold (of folds 5–9), values bare")
     with pytest.raises(ValueError, match="first fold"):
         ex.ExperimentConfig(first_fold=-1)
 

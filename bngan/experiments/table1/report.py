@@ -467,7 +467,7 @@ def legend(results: Mapping) -> str:
     gan = f"GAN rows: {config.gan_steps} steps ({config.gan_preset} preset); " if gans else ""
     over = (f"{folds} folds" if fewest == folds else
             f"{fewest}–{folds} folds per row" + (" (rows of one fold: values bare)" if fewest == 1 else ""))
-    which = fold_text(config)
+    which = ("of " if folds < config.folds else "") + fold_text(config) if config.first_fold else ""
     spread = (f"Mean ± std over {over} ({which + ': ' if which else ''}independent seeded draws" if folds > 1 else
               f"One fold{' (' + which + ')' if which else ''}, values bare (one seeded draw")
     return (f"{spread} of the imbalanced training set; "

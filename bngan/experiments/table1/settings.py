@@ -271,10 +271,8 @@ def fold_numbers(config: ExperimentConfig) -> range:
 
 
 def fold_text(config: ExperimentConfig) -> str:
-    """``"folds 5–9"``: which draws a table is over, said only when they do not start at 0."""
+    """``"folds 5–9"`` or ``"fold 7"``: the draws an experiment runs."""
     folds = fold_numbers(config)
-    if not config.first_fold:
-        return ""
     return f"fold {folds[0]}" if len(folds) == 1 else f"folds {folds[0]}–{folds[-1]}"
 
 
