@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.e2e.navigation import MAIN, SIDEBAR, open_page
-from tests.e2e.polling import wait_until
+from tests.e2e.polling import wait_until, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -124,7 +124,7 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     page.screenshot(path=str(artifacts_dir / "train-stopped-samples.png"))
     # the download is deferred (the server reads the file on click) and bound to the run that drew the
     # button: let the reruns that follow the job's end settle first
-    page.wait_for_timeout(1500)
+    wait_until_idle(page, "the reruns after the job's end to settle")
     with page.expect_download(timeout=60_000) as info:
         download.click()
     saved = Path(info.value.path())
