@@ -20,7 +20,7 @@ def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 30) -> 
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-RUNNING_ICON = "[data-testid=stStatusWidgetRunningIcon]"  # Streamlit's "running" mark, shown while a script runs
+SCRIPT_RUNNING = "[data-test-script-state=running]"  # Streamlit marks its app root so while a script runs
 
 
 def wait_until_idle(page, what: str, quiet_s: float = 2.0, timeout_s: float = 60) -> None:
@@ -30,7 +30,7 @@ def wait_until_idle(page, what: str, quiet_s: float = 2.0, timeout_s: float = 60
     last_busy = [time.monotonic()]
 
     def quiet() -> bool:
-        if page.locator(RUNNING_ICON).count():
+        if page.locator(SCRIPT_RUNNING).count():
             last_busy[0] = time.monotonic()
         return time.monotonic() - last_busy[0] >= quiet_s
 
