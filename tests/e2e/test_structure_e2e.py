@@ -8,11 +8,12 @@ editor in a shadow root of the page itself (no iframe), which Playwright's CSS l
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+
+from tests.e2e.polling import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -30,16 +31,6 @@ def open_structure_page(page, app_url: str):
     wait_until(drawn, "the editor drew its nodes")
     wait_for_table_rows(page, 5)
     return canvas
-
-
-def wait_until(condition, what: str, timeout_s: float = 15) -> None:
-    """Poll ``condition`` (Streamlit answers each edit with a rerun, so changes land asynchronously)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def points(canvas, attribute: str) -> dict[str, tuple[float, float]]:

@@ -89,7 +89,7 @@ def start_watch_leave_return_and_stop(page, app_url: str, artifacts_dir: Path) -
     page.locator(SIDEBAR).get_by_role("link", name="Train", exact=True).click()
     wait_until(lambda: main_step(page), "the job view again")
     assert job_id(page) == running
-    assert f"job={running}" in page.url
+    wait_until(lambda: f"job={running}" in page.url, "the job in the URL")  # set by the run that drew the view
     page.reload()  # a refresh empties the session; the URL and the process-wide registry find the job
     wait_until(lambda: main_step(page), "the job view after a refresh")
     assert job_id(page) == running
