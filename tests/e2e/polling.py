@@ -20,7 +20,7 @@ def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 30) -> 
     raise AssertionError(f"timed out waiting for: {what}")
 
 
-SCRIPT_RUNNING = "[data-test-script-state=running]"  # Streamlit marks its app root so while a script runs
+SCRIPT_RUNNING = "[data-test-script-state=running]"  # the mark Streamlit sets on its app root while a script runs
 
 
 def wait_until_idle(page, what: str, quiet_s: float = 2.0, timeout_s: float = 60) -> None:
