@@ -37,6 +37,7 @@ METHODS = {
     "bngan-mix": "bngan mix (half real copies, best of 3 samples)",
     "bngan-trunc": "bngan, noise truncated at ±1",
     "bngan-aug": "bngan + augmentation in CNN training", "bngan-mix-aug": "bngan mix + augmentation in CNN training",
+    "bngan-minority-aug": "bngan mix for the minority classes only, copies elsewhere, + augmentation",
     "bngan-da": "bngan + DiffAugment", "bngan-ema": "bngan + generator EMA (0.999)",
     "bngan-hinge-sn": "bngan + hinge loss and spectral norm", "bngan-lecam": "bngan + LeCam (0.1)",
     "bngan-de": "bngan + DiffAugment, EMA and LeCam",

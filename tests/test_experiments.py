@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from bngan.errors import InvalidSettingError
 from bngan.evaluation.baselines import OVERSAMPLERS, make_oversampler
 from bngan.evaluation.gan_samplers import GAN_METHODS, register_gan_samplers
 from bngan.evaluation.metrics import classification_metrics
@@ -414,6 +415,16 @@ def test_gan_rows_differ_only_in_what_defines_them() -> None:
     assert trains_with_augmentation("bngan-mix-aug") and not trains_with_augmentation("bngan-mix")
     assert make_oversampler("bngan-mix-aug", steps=5).real_share == 0.5  # the sampler takes the rest
     assert rows["bngan-mix"].candidates == 3 and rows["bngan"].candidates == 1
+    minority_only = make_oversampler("bngan-minority-aug", steps=5, minority_classes=(8, 9))
+    assert minority_only.synthetic_classes == [8, 9] and minority_only.real_share == 0.5
+    assert make_oversampler("bngan-mix-aug", steps=5, minority_classes=(8, 9)).synthetic_classes is None
+    with pytest.raises(InvalidSettingError, match="minority_classes"):
+        make_oversampler("bngan-minority-aug", steps=5)
+    choosing = ex.ExperimentConfig(methods=["bngan-mix-aug", "bngan-minority-aug"])
+    assert len({ex.gan_key(c, choosing) for c in ex.grid(choosing) if c["fold"] == 0}) == 1  # one generator
+    counts = dict(zip(range(10), (400, 200, 100, 75, 50, 35, 20, 10, 6, 4)))
+    table = report.table_classes(choosing.imbalances[0], counts)  # the standard split's 8 and 9
+    assert runner.make_method_sampler("bngan-minority-aug", choosing, 0, counts, table).synthetic_classes == [8, 9]
     assert rows["infogan"].reg_mode == "infogan" and rows["bngan"].reg_mode == "paper"
     assert {r.steps for r in rows.values()} == {5}
 

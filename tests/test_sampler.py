@@ -266,6 +266,25 @@ def test_real_share_mixes_copies_of_real_images_with_synthetic_ones(share: float
         _sampler(real_share=1.5).fit_resample(X, y)
 
 
+def test_synthetic_classes_get_the_mix_and_every_other_class_only_real_copies() -> None:
+    """synthetic_classes=[2]: class 2's added images are half synthetic, class 1's are all copies of its own
+    real images; a class y lacks is refused before the GAN trains."""
+    X, y = _images(COUNTS)
+    sampler = _sampler(sampling_strategy={1: 20, 2: 20}, real_share=0.5, synthetic_classes=[2])
+    X_res, y_res = sampler.fit_resample(X, y)
+    added, added_y = X_res[len(X):], y_res[len(y):]
+    for label, copies in ((1, 20 - COUNTS[1]), (2, round((20 - COUNTS[2]) * 0.5))):
+        real = {x.tobytes() for x in X[y == label]}
+        mine = added[added_y == label]
+        assert len(mine) == 20 - COUNTS[label]
+        assert sum(x.tobytes() in real for x in mine) == copies
+    everything = _sampler(sampling_strategy={1: 20, 2: 20}, real_share=0.5).fit_resample(X, y)
+    class1 = everything[0][len(X):][everything[1][len(y):] == 1]
+    assert sum(x.tobytes() in {r.tobytes() for r in X[y == 1]} for x in class1) < len(class1)  # None: all mixed
+    with pytest.raises(ValueError, match=r"synthetic_classes \[7\] are not classes of y"):
+        _sampler(synthetic_classes=[2, 7], steps=10**6).fit_resample(X, y)  # refused at once, not after training
+
+
 def test_candidates_keep_the_images_the_discriminator_finds_most_real() -> None:
     """With candidates=3 the kept images are the top third of 3n draws by the class-conditional adv score."""
     X, y = _images(COUNTS)

@@ -27,15 +27,20 @@ GAN_METHODS: dict[str, dict[str, Any]] = {
     "bngan-aug": {"structure": "disentangled", "reg_mode": "paper", "cnn_augment": True},
     "bngan-mix-aug": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3,
                       "cnn_augment": True},
+    # bngan-mix-aug's images for the table's minority classes only; every other class gets real copies
+    "bngan-minority-aug": {"structure": "disentangled", "reg_mode": "paper", "real_share": 0.5, "candidates": 3,
+                           "synthesize": "minority", "cnn_augment": True},
     "infogan": {"structure": "disentangled", "reg_mode": "infogan"},
     "infogan-mix": {"structure": "disentangled", "reg_mode": "infogan", "real_share": 0.5, "candidates": 3},
 }
-SAMPLING_SETTINGS = ("real_share", "candidates", "truncation")
+SAMPLING_SETTINGS = ("real_share", "candidates", "truncation", "synthesize")
 """Settings that act after training: rows that differ only in these share one trained generator."""
 CNN_SETTINGS = ("cnn_augment",)
 """Settings of the row's classifier, not of its sampler (``cnn_augment``: train on transformed batches)."""
-GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint")
-"""Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden."""
+GAN_OPTIONS = ("steps", "batch_size", "preset", "device", "lambda_reg", "k", "verbose", "checkpoint",
+               "minority_classes")
+"""Keyword options the GAN factories accept; the method's own settings (above) cannot be overridden.
+``minority_classes`` are the classes a ``"synthesize": "minority"`` row synthesises (other rows ignore it)."""
 
 
 def training_settings(name: str) -> dict[str, Any]:

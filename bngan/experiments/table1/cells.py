@@ -200,16 +200,17 @@ def _counts(labels: np.ndarray) -> dict[int, int]:
 
 
 def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts: Mapping[int, int],
-                        checkpoint: Path | None = None) -> Any:
-    """The oversampler of a row, with the run's sampling strategy and (for GAN rows) the GAN settings;
-    ``checkpoint`` makes a GAN row use that trained generator instead of training one."""
+                        minority: Sequence[int], checkpoint: Path | None = None) -> Any:
+    """The oversampler of a row, with the run's sampling strategy and (for GAN rows) the GAN settings and the
+    table's ``minority`` classes; ``checkpoint`` makes a GAN row use that trained generator instead of
+    training one."""
     import bngan.evaluation.gan_samplers  # noqa: F401  (registers the GAN rows)
     from bngan.evaluation.baselines import make_oversampler
 
     options: dict[str, Any] = {}
     if is_gan(method):
         options = {"steps": config.gan_steps, "preset": config.gan_preset,
-                   "batch_size": config.gan_batch_size, "device": config.device}
+                   "batch_size": config.gan_batch_size, "device": config.device, "minority_classes": list(minority)}
         if checkpoint is not None:
             options["checkpoint"] = str(checkpoint)
     elif method == "deepsmote":
@@ -233,7 +234,8 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
     say("oversampling" + ("" if method in CLASSICAL else
                           f" (autoencoder, {config.deepsmote_steps} steps)" if method == "deepsmote" else
                           " (shared GAN)" if reuse else f" (GAN, {config.gan_steps} steps)"))
-    sampler = make_method_sampler(method, config, fold, counts, checkpoint=shared if reuse else None)
+    minority = report.table_classes(config.imbalances[cell["setting"]], counts)
+    sampler = make_method_sampler(method, config, fold, counts, minority, checkpoint=shared if reuse else None)
     if not reuse and is_gan(method):
         sampler.set_params(progress=lambda step, total: say(f"oversampling: GAN step {step} / {total}"))
     try:
@@ -242,7 +244,7 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
         if not reuse:
             raise
         reuse = False
-        sampler = make_method_sampler(method, config, fold, counts)
+        sampler = make_method_sampler(method, config, fold, counts, minority)
         if is_gan(method):
             sampler.set_params(progress=lambda step, total: say(f"oversampling: GAN step {step} / {total}"))
         x_res, y_res = sampler.fit_resample(x, y)
@@ -279,7 +281,6 @@ def _oversample_fit_predict(cell: Cell, config: ExperimentConfig, x: np.ndarray,
         "classifier_steps": budget["steps"], "oversample_seconds": oversample_s,
         "classifier_epochs": None if budget["steps"] else budget["epochs"],
     }
-    minority = report.table_classes(config.imbalances[cell["setting"]], counts)
     added_x, added_y = added_minority(x_res, y_res, len(y), minority)
     if config.quality and len(added_y):
         say("measuring sample quality: fidelity, FID, PRDC, copying, real-vs-added classifier")

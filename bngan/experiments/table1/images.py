@@ -83,9 +83,9 @@ def _measure_cell(cell: Cell, config: ExperimentConfig, context: RunContext, gen
     subset, _, test = fold_split(cell, config, context)
     x, y = subset.images.numpy(), subset.labels.numpy()
     counts = {int(c): int(n) for c, n in subset.class_counts().items()}
-    sampler = make_method_sampler(cell["method"], config, cell["fold"], counts, checkpoint=generator)
-    x_res, y_res = sampler.fit_resample(x, y)
     minority = report.table_classes(config.imbalances[cell["setting"]], counts)
+    sampler = make_method_sampler(cell["method"], config, cell["fold"], counts, minority, checkpoint=generator)
+    x_res, y_res = sampler.fit_resample(x, y)
     added = added_minority(np.asarray(x_res, dtype=np.float32), np.asarray(y_res), len(y), minority)
     return {"minority": minority, "quality": image_quality(cell, config, context, (x, y), added, test, minority)}
 
