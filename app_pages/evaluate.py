@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
 }
 BUDGETS = {"auto": "auto: 8 epochs of the imbalanced set, as steps", "steps": "steps", "epochs": "epochs"}
 # long budgets first: MNIST with the 4,000- and 8,000-step GANs, the confirmation on folds 5-9, Fashion-MNIST
-# (all rows on fold 0, then the top two on folds 0-2)
+# (all rows on fold 0, the top two on folds 0-2, then the confirmation on folds 5-9)
 COMMITTED_TABLES = ("long-mnist", "gan8k-mnist", "confirm-mnist", "long-fashion-mnist", "long3-fashion-mnist",
                     "confirm-fashion-mnist", "table1-mnist", "table1-fashion-mnist")
 NOTICE_KEY = "eval_notice"  # (level, text) of the last Run, shown once
