@@ -313,7 +313,7 @@ def show_results(folder: Path) -> None:
     table = folder / "table.md"
     if results["complete"] and table.is_file():
         with st.expander("Markdown table (as written to table.md)"):
-            st.markdown(table.read_text())
+            st.markdown(unbroken_cells(table.read_text()))
         csv = folder / "results.csv"
         if csv.is_file():
             st.download_button("Download results.csv", data=csv.read_bytes(), file_name=f"{folder.name}.csv",
@@ -334,18 +334,26 @@ def live_view(job: Job, folder: Path, live: bool) -> None:
 _live = st.fragment(run_every=REFRESH_S)(live_view)
 
 
+def unbroken_cells(markdown: str) -> str:
+    """A table.md with each "mean ± std •" kept on one line: wrapped over three lines the numbers stop reading
+    as columns (the table scrolls sideways instead where the page is narrow)."""
+    return markdown.replace(" ± ", "\u00a0±\u00a0").replace(" •", "\u00a0•").replace(" ◦", "\u00a0◦")
+
+
 def shipped_tables() -> None:
     """The Table 1 runs committed with the project, each titled with its CNN budget: the long-budget runs
     answer whether synthesis helps a properly trained CNN, the 1,128-step ones are the compute-limited view."""
     from bngan.experiments.core import read_spec
     from bngan.experiments.table1.settings import ExperimentConfig, budget_text
 
-    for name in COMMITTED_TABLES:
-        folder = Path("results") / name
-        if (folder / "table.md").is_file():
-            config = ExperimentConfig.from_saved(read_spec(folder))
-            with st.expander(f"Committed result: {name} (CPU, CNN budget {budget_text(config)}; see RESULTS.md)"):
-                st.markdown((folder / "table.md").read_text())
+    folders = [Path("results") / name for name in COMMITTED_TABLES]
+    folders = [folder for folder in folders if (folder / "table.md").is_file()]
+    if folders:
+        st.subheader("Committed results")
+    for folder in folders:
+        config = ExperimentConfig.from_saved(read_spec(folder))
+        with st.expander(f"Committed result: {folder.name} (CPU, CNN budget {budget_text(config)}; see RESULTS.md)"):
+            st.markdown(unbroken_cells((folder / "table.md").read_text()))
 
 
 def results_panel() -> None:
@@ -358,7 +366,6 @@ def results_panel() -> None:
     if not folders:
         st.info(f"No comparison yet. Choose the settings and press **Run comparison**; results are saved "
                 f"under `{results_dir()}` and shown here again next time.")
-        shipped_tables()
         return
     labels = {str(p): p.name + ("  (running)" if job is not None and job.active and p == job_folder else "")
               for p in folders}
@@ -369,7 +376,6 @@ def results_panel() -> None:
         (_live if job.active else live_view)(job, selected, live=job.active)
     else:
         show_results(selected)
-    shipped_tables()  # the committed tables stay listed beside the app's own comparisons
 
 
 def main() -> None:
@@ -386,6 +392,7 @@ def main() -> None:
         run_controls()
     with right:
         results_panel()
+    shipped_tables()  # full width below both columns: a mean ± std per cell, seven columns
 
 
 main()
