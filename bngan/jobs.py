@@ -323,7 +323,9 @@ def train_job(job: Job, config: TrainConfig, folder: Path, resume_from: str | Pa
     job.report(step=trainer.step_count, total=trainer.steps_target(), message=f"training on {trainer.device}")
 
     def on_event(event: StepEvent) -> None:
-        if job.slow_motion_s >= WATCHABLE_S:  # teaching: at a pace one can follow, every step shows its samples
+        # teaching: at a pace one can follow, every step shows its samples; and a job's first step always
+        # does (a resumed run starts past step 1, the step the trainer draws its first grid at)
+        if job.slow_motion_s >= WATCHABLE_S or job.samples is None:
             with_samples(event)
         writer(event)
         job.record(event)

@@ -259,6 +259,20 @@ def test_a_terminated_server_stops_its_job_which_checkpoints_first(tmp_path: Pat
     assert saved >= 5 and steps_in(folder) == list(range(1, saved + 1))  # nothing trained after it is lost
 
 
+def test_a_resumed_job_shows_samples_and_the_fit_from_its_first_step(tmp_path: Path) -> None:
+    """The grid and the network's fit come every ``sample_every`` steps and at step 1; a resumed run starts
+    past step 1, so without its own first grid the Structure page had no learned weights to show."""
+    registry = JobRegistry(tmp_path)
+    job = registry.start_training(tiny(steps=3))
+    job.thread.join(60)
+    assert job.snapshot()["samples_step"] == 1
+    again = registry.start_training(tiny(steps=5), resume_from=job.folder / "checkpoint.pt", folder=job.folder)
+    again.thread.join(60)
+    shown = again.snapshot()
+    assert shown["state"] == "finished" and shown["samples_step"] == 4  # its first step, not step 1 or none
+    assert shown["samples"] is not None and len(shown["bn_fit"]) == 3
+
+
 def test_a_gone_job_is_found_by_its_run_folder(tmp_path: Path) -> None:
     first = JobRegistry(tmp_path)
     job = first.start_training(tiny(steps=3))
