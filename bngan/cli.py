@@ -10,9 +10,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bngan.errors import InvalidSettingError
+
+if TYPE_CHECKING:
+    from bngan.structure import LatentStructure
 
 EXIT_USAGE = 2
 MAX_SEED = 2**32 - 1
@@ -218,8 +221,34 @@ def cmd_label(args: argparse.Namespace) -> int:
     config["structure"] = structure.to_dict()
     data.update(structure=structure.to_json(), config=_json.dumps(config, indent=2))
     save_checkpoint(args.checkpoint, {k: v for k, v in data.items() if k not in ("format", "version")})
+    _relabel_run_folder(Path(args.checkpoint).parent, structure)
     print(f"labels of {args.checkpoint}: {structure.labels}", file=sys.stderr)
     return 0
+
+
+def _relabel_run_folder(folder: Path, structure: LatentStructure) -> None:
+    """Keep a run folder's config.json and structure.json in step with its relabelled checkpoint.
+
+    Only when they describe the same drawing (same k and edges): a checkpoint copied next to another run's files
+    leaves those alone.
+    """
+    import json as _json
+
+    from bngan.files import atomic_write_text
+
+    config_path, structure_path = folder / "config.json", folder / "structure.json"
+    try:
+        config = _json.loads(config_path.read_text())
+        drawn = config["structure"]
+        same = int(drawn["k"]) == structure.k and sorted(map(tuple, drawn["edges"])) == sorted(structure.edges)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if not same:
+        return
+    config["structure"] = structure.to_dict()
+    atomic_write_text(config_path, _json.dumps(config, indent=2))
+    if structure_path.exists():
+        atomic_write_text(structure_path, structure.to_json())
 
 
 def cmd_effects(args: argparse.Namespace) -> int:

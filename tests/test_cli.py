@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from bngan.cli import main
+from bngan.config import TrainConfig
+from bngan.structure import LatentStructure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,12 +105,24 @@ def test_label_names_codes_and_keeps_the_weights(run_dir, tmp_path, capsys):
 
     from bngan.training import TrainedModel
 
-    path = tmp_path / "checkpoint.pt"
-    shutil.copy(run_dir / "checkpoint.pt", path)
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    path = folder / "checkpoint.pt"
     before = TrainedModel.load(path)
     assert main(["label", "--checkpoint", str(path), "--labels", "1=thickness,3=both"]) == 0
     after = TrainedModel.load(path)
     assert after.structure.labels == {1: "thickness", 3: "both"} and after.config.structure_obj().label(3) == "both"
+    # the run folder's own files follow, so the folder stays one consistent run
+    assert TrainConfig.from_dict(json.loads((folder / "config.json").read_text())).structure_obj().labels \
+        == after.structure.labels
+    assert LatentStructure.from_json((folder / "structure.json").read_text()).labels == after.structure.labels
+    elsewhere = tmp_path / "elsewhere"  # beside another drawing's files: those are left alone
+    elsewhere.mkdir()
+    shutil.copy(path, elsewhere / "checkpoint.pt")
+    foreign = TrainConfig(dataset="digits", structure=LatentStructure.preset("disentangled", 2).to_dict()).to_json()
+    (elsewhere / "config.json").write_text(foreign)
+    assert main(["label", "--checkpoint", str(elsewhere / "checkpoint.pt"), "--labels", "2=x"]) == 0
+    assert (elsewhere / "config.json").read_text() == foreign
     for a, b in zip(before.generator.state_dict().values(), after.generator.state_dict().values()):
         assert torch.equal(a, b)
     assert main(["label", "--checkpoint", str(path), "--labels", "9=x"]) == 2
