@@ -1,7 +1,9 @@
 """Budget check: fold 0 of the MNIST standard split oversampled with the 6000-step default model.
 
-The default model (assets/default/) was trained by the CLI on this very split (seed 0). Run from the
-repository root: ``OMP_NUM_THREADS=1 python results/bench/bngan-6000-fold0.py``.
+The default model of the time (assets/default/ until 2026-12-04, now an 8000-step model) was trained by the CLI
+on this very split (seed 0) for 6000 steps. To rerun, train it again from the repository root (the command in
+assets/default/README.md with ``--steps 6000 --out runs/default-6000``), then
+``OMP_NUM_THREADS=1 python results/bench/bngan-6000-fold0.py``.
 """
 
 import json
@@ -14,7 +16,7 @@ from bngan.evaluation.classifier import predict, train_classifier
 from bngan.evaluation.metrics import classification_metrics
 from bngan.sampler import BNGANOversampler
 
-CHECKPOINT = "assets/default/checkpoint.pt"
+CHECKPOINT = "runs/default-6000/checkpoint.pt"
 
 
 def evaluate(train, test, strategy, real_share: float = 0.0) -> dict:

@@ -1,8 +1,10 @@
-"""Sampling options on MNIST fold 0 with the 6000-step default model (assets/default/).
+"""Sampling options on MNIST fold 0 with the 6000-step model that was the default until 2026-12-04.
 
 Discriminator filtering (keep the best 1 of 3 candidates by the class head ``cls`` or by the class-conditional
 ``adv`` score), with and without a share of real copies; same CNN budget as Table 1. Run from the repository
-root: ``OMP_NUM_THREADS=2 python results/bench/sampling-options-fold0.py``. Output: sampling-options-fold0.txt.
+root, after training that model into runs/default-6000 (the command in assets/default/README.md with
+``--steps 6000 --out runs/default-6000``): ``OMP_NUM_THREADS=2 python results/bench/sampling-options-fold0.py``.
+Output: sampling-options-fold0.txt.
 """
 
 import numpy as np
@@ -14,7 +16,7 @@ from bngan.evaluation.metrics import classification_metrics
 from bngan.training import TrainedModel
 
 torch.set_num_threads(2)
-MODEL = TrainedModel.load("assets/default/checkpoint.pt")
+MODEL = TrainedModel.load("runs/default-6000/checkpoint.pt")
 TRAIN = make_imbalanced(load_dataset("mnist"), Imbalance("standard"), seed=0)
 TEST = load_dataset("mnist", train=False)
 X, labels = TRAIN.images.numpy(), TRAIN.labels.numpy()

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.e2e.conftest import REPO_ROOT
 from tests.e2e.polling import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -156,7 +157,9 @@ def test_measured_model_heatmaps_follow_the_drawing(page, app_url: str, artifact
     assert ticks.all_text_contents() == ["thickness", "slant", "ink", "width", "height"]  # SVG: no innerText
     assert sorted(charts.nth(1).locator(".ytick text").all_text_contents()) == ["c1'", "c2'", "c3'"]
     cell_texts = " ".join(charts.nth(0).locator("text").all_text_contents())
-    assert "2.10" in cell_texts and "(placebo)" in cell_texts  # c1's effect on slant; the placebo rows
+    measured = json.loads((REPO_ROOT / "assets" / "default" / "effects.json").read_text())["matrix"]
+    c1_on_slant = measured["effect"][0][measured["attributes"].index("slant")]
+    assert f"{c1_on_slant:.2f}" in cell_texts and "(placebo)" in cell_texts  # the bundled numbers; placebo rows
     entangled = agreement_text(page)
     assert "c3' has c1, c2 among its ancestors" in page.locator("[data-testid=stMain]").inner_text()
     page.mouse.move(5, 5)

@@ -7,11 +7,13 @@ before the session's server starts); a bundled default model, when present, is l
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import REPO_ROOT
 from tests.e2e.navigation import MAIN, open_page
 from tests.e2e.polling import wait_until
 
@@ -112,7 +114,8 @@ def test_switching_models_shows_the_new_models_names_everywhere(page, app_url: s
 
     choose("Default model · entangled")  # the page may open on another test's run: start from a known model
     sliders = page.locator(f"{MAIN} [data-testid=stSlider] [data-testid=stWidgetLabel]")
-    wait_until(lambda: "c2 · thickness" in sliders.all_inner_texts(), "the bundled default's labels", 60)
+    bundled = json.loads((REPO_ROOT / "assets" / "default" / "config.json").read_text())["structure"]["labels"]
+    wait_until(lambda: f"c2 · {bundled['2']}" in sliders.all_inner_texts(), "the bundled default's labels", 60)
     main.get_by_text("What each code does, measured").wait_for(timeout=60_000)
     choose("e2e-tiny")
     wait_until(lambda: sliders.all_inner_texts()[:2] == ["c1 · ink", "c2 · tilt"], "the new model's sliders", 60)
