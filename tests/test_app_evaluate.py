@@ -177,9 +177,9 @@ def test_results_from_disk_are_shown(folders: Path) -> None:
     committed = [e.label for e in at.expander if e.label.startswith("Committed result: ")]
     names = [label.split()[2] for label in committed]  # the committed tables stay listed below the app's own
     assert names == ["long-mnist", "gan8k-mnist", "confirm-mnist", "ir-sweep-converged-mnist", "long-fashion-mnist",
-                     "long3-fashion-mnist", "confirm-fashion-mnist", "table1-mnist",
-                     "table1-fashion-mnist"]  # long budgets first
-    assert "CNN budget 10000 steps" in committed[0] and "CNN budget 8 epochs" in committed[7]  # from each spec
+                     "long3-fashion-mnist", "confirm-fashion-mnist", "ir-sweep-converged-fashion-mnist",
+                     "table1-mnist", "table1-fashion-mnist"]  # long budgets first
+    assert "CNN budget 10000 steps" in committed[0] and "CNN budget 8 epochs" in committed[8]  # from each spec
     tables = [m.value for m in at.markdown if m.value.startswith(("# table1: ", "# ir-sweep: "))]
     assert len(tables) == len(committed) and not any(" ± " in t for t in tables)  # a cell never wraps at its ±
     assert sum("\u00a0±\u00a0" in t for t in tables) >= 6  # the multi-fold tables (two are single-fold)
