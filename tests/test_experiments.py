@@ -173,6 +173,10 @@ def test_aggregate_tests_against_bngan_and_writes_reports(tmp_path: Path) -> Non
     assert "## digits, IR 50" in table and "## digits, IR 100" in table
     assert "0.533 ± 0.058 •" in table  # smote's class-9 recall, significantly below bngan
     assert "**0.933 ± 0.058**" in table  # the best mean is bold
+    assert "`bngan` is significantly better / worse than this row" in table
+    without = report.collect(tmp_path)
+    without["experiment"] = {**without["experiment"], "methods": ["smote"]}  # a run without its reference row
+    assert "No t-test marks: the reference row `bngan` is not in this run" in report.legend(without)
     assert "recall_9" in paths["results.csv"].read_text()
     assert len(paths["folds.csv"].read_text().splitlines()) == 13
     figure = paths["figure.html"].read_text()

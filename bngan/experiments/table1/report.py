@@ -470,10 +470,12 @@ def legend(results: Mapping) -> str:
     which = ("of " if folds < config.folds else "") + fold_text(config) if config.first_fold else ""
     spread = (f"Mean ± std over {over} ({which + ': ' if which else ''}independent seeded draws" if folds > 1 else
               f"One fold{' (' + which + ')' if which else ''}, values bare (one seeded draw")
+    tested = (f"{BETTER} / {WORSE}: `{config.reference}` is significantly better / worse than this row (two-sided "
+              f"paired t-test over folds, 95%)." if config.reference in config.methods else
+              f"No t-test marks: the reference row `{config.reference}` is not in this run (`--reference` picks one).")
     return (f"{spread} of the imbalanced training set; "
-            f"full official test set). Best mean per column in bold. {BETTER} / {WORSE}: "
-            f"`{config.reference}` is significantly better / worse than this row (two-sided paired t-test "
-            f"over folds, 95%). CNN budget: {budget_text(config)}; {gan}sampling strategy: {config.sampling_strategy}.")
+            f"full official test set). Best mean per column in bold. {tested} "
+            f"CNN budget: {budget_text(config)}; {gan}sampling strategy: {config.sampling_strategy}.")
 
 
 def results_csv(results: Mapping) -> str:
