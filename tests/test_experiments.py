@@ -531,6 +531,48 @@ def test_images_bench_measures_saved_generators_without_training(tmp_path: Path,
     assert all("no saved generator" in line for line in said)
 
 
+def test_images_bench_draws_what_each_row_adds_beside_real_images(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench images --grid: per minority class, real training images, then each row's added images (GAN rows
+    from the saved generator, others refit); rows adding nothing get no row; a bad row name is one error."""
+    import torch
+    from PIL import Image
+
+    from bngan.experiments.table1 import images
+    from bngan.training import Trainer
+    from bngan.ui import images as pictures
+
+    config = ex.ExperimentConfig(datasets=["digits"], methods=["none", "smote", "bngan"], folds=1,
+                                 imbalances=[{"profile": "minority", "minority_classes": [8, 9], "ir": 10}],
+                                 classifier_steps=2, gan_steps=3, gan_batch_size=16, device="cpu")
+    runner.run(config, tmp_path)
+    monkeypatch.setattr(Trainer, "run", lambda *a, **k: pytest.fail("the grid trained a GAN"))
+    drawn: list[tuple[list, list, list]] = []
+    real_rows = pictures.labelled_rows
+    monkeypatch.setattr(pictures, "labelled_rows", lambda rows, labels, highlight=(), tags=None: (
+        drawn.append((rows, labels, tags)) or real_rows(rows, labels, highlight, tags)))
+    said: list[str] = []
+    paths = images.draw_added(tmp_path, ["none", "smote", "bngan"], per_class=5, say=said.append)
+    assert [p.name for p in paths] == ["added__digits__ir10-m8-9__fold0.png"]
+    rows, labels, tags = drawn[0]
+    assert labels == ["8 · real", "8 · smote", "8 · bngan", "9 · real", "9 · smote", "9 · bngan"]  # none adds none
+    cell = json.loads(next((tmp_path / "cells").glob("*smote.json")).read_text())
+    added_9 = cell["resampled_counts"]["9"] - cell["train_counts"]["9"]
+    assert tags[3] == f"{cell['train_counts']['9']} training images" and tags[4] == f"{added_9} added"
+    assert [len(r) for r in rows] == [5] * 6 and rows[0].shape[1:] == (1, 28, 28)
+    assert not any(torch.equal(rows[1][i], rows[0][j]) for i in range(5) for j in range(5))  # new images
+    assert Image.open(paths[0]).size == real_rows(rows, labels, tags=tags).size
+    assert any("sampling the saved generator" in line for line in said)
+    with pytest.raises(ExperimentError, match=r"no oversampling rows.*ros.*its rows are none, smote, bngan"):
+        images.draw_added(tmp_path, ["ros"])
+    next((tmp_path / runner.GANS_DIR).glob("*.pt")).unlink()
+    said.clear()
+    images.draw_added(tmp_path, ["bngan", "smote"], say=said.append)
+    assert drawn[-1][1] == ["8 · real", "8 · smote", "9 · real", "9 · smote"] and "no saved generator" in said[0]
+    assert images.main(["--run-dir", str(tmp_path), "--grid", "smote", "--per-class", "3"]) == 0
+    assert drawn[-1][0][0].shape[0] == 3
+
+
 def test_a_new_setting_enters_the_fingerprint_without_being_listed() -> None:
     """A field added to the settings (here by a subclass) changes every cell's fingerprint it applies to,
     with no list to update; a scoped one only the rows of its scope."""

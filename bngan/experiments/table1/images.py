@@ -7,6 +7,11 @@ varied or closer to copies is a property of the generator; measured here in abou
 (the judge CNN is cached). The numbers are :func:`~bngan.experiments.table1.cells.image_quality`'s, the same as
 ``table1 --quality`` gives, minus CAS (which trains a CNN). Results go to ``DIR/images.json`` (one entry per
 cell, saved after each, reused when its generator file is unchanged) and ``DIR/images.md``.
+
+``--grid ROWS`` instead draws what the numbers summarise: for the run's first fold, each minority class's
+real training images above the images each row adds to it (``DIR/added__<cell>.png``), so that "easy to tell
+from real" can be looked at. GAN rows sample their saved generator; the other rows refit with the cell's seed
+(DeepSMOTE retrains its autoencoder: minutes).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from bngan.experiments.table1.settings import ExperimentConfig, grid
 IMAGES_FILE = "images.json"
 IMAGES_REPORT = "images.md"
 IMAGE_DIAGNOSTICS = {k: v for k, v in report.DIAGNOSTIC_HEADERS.items() if not k.startswith("cas")}
+GRID_PER_CLASS = 12
 
 
 def default_methods(config: ExperimentConfig) -> list[str]:
@@ -70,6 +76,71 @@ def measure(folder: str | Path, methods: Sequence[str] | None = None,
         entries[cell.key] = {"stamp": stamp, **_coords(cell), **_measure_cell(cell, config, context, path)}
         write_json(folder / IMAGES_FILE, {"methods": methods, "cells": entries})  # after each: resumable
     return {"methods": methods, "cells": entries}
+
+
+def draw_added(folder: str | Path, methods: Sequence[str], per_class: int = GRID_PER_CLASS,
+               say: Callable[[str], None] = lambda text: None) -> list[Path]:
+    """For the first fold of each data set and setting: per minority class, a row of ``per_class`` real
+    training images, then a row of the images each of ``methods`` added (a seeded random pick); one PNG per
+    (data set, setting), returned. Rows that add nothing to a class (``none``, ``aug``) get no row."""
+    folder = Path(folder)
+    config = ExperimentConfig.from_saved(read_spec(folder))
+    unknown = [m for m in methods if m not in config.methods or m == "dgc"]
+    if unknown or not methods:
+        raise ExperimentError(f"no oversampling rows of {folder}: {', '.join(unknown) or 'none given'}; "
+                              f"its rows are {', '.join(m for m in config.methods if m != 'dgc')}")
+    context = RunContext(config, folder / GANS_DIR)
+    cells = grid(config)
+    first = min(cell["fold"] for cell in cells)
+    written = []
+    for dataset in config.datasets:
+        for setting in range(len(config.imbalances)):
+            mine = {c["method"]: c for c in cells
+                    if (c["dataset"], c["setting"], c["fold"]) == (dataset, setting, first)}
+            picture = _added_picture([mine[m] for m in methods], config, context, per_class, say)
+            path = folder / f"added__{mine[methods[0]].key.rsplit('__', 1)[0]}.png"
+            picture.save(path)
+            written.append(path)
+    return written
+
+
+def _added_picture(cells: Sequence[Cell], config: ExperimentConfig, context: RunContext, per_class: int,
+                   say: Callable[[str], None]) -> Any:
+    """:func:`draw_added`'s picture of one fold: ``cells`` are its rows' cells (same data set, setting, fold)."""
+    import numpy as np
+    import torch
+
+    from bngan.ui.images import labelled_rows
+
+    fold = cells[0]["fold"]
+    subset, _, _ = fold_split(cells[0], config, context)
+    x, y = subset.images.numpy(), subset.labels.numpy()
+    counts = {int(c): int(n) for c, n in subset.class_counts().items()}
+    minority = report.table_classes(config.imbalances[cells[0]["setting"]], counts)
+    rng = np.random.default_rng(fold)
+
+    def pick(images: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(images[rng.choice(len(images), min(per_class, len(images)), replace=False)])
+
+    rows = {c: [(f"{subset.class_names[c]} · real", f"{counts[c]} training images", pick(x[y == c]))]
+            for c in minority}
+    for cell in cells:
+        generator = context.gan_path(cell)
+        if generator is not None and not generator.is_file():
+            say(f"{cell.key}: no saved generator (run the table first): skipped")
+            continue
+        say(f"{cell.key}: " + ("sampling the saved generator" if generator else "resampling the fold"))
+        sampler = make_method_sampler(cell["method"], config, fold, counts, minority, checkpoint=generator)
+        x_res, y_res = sampler.fit_resample(x, y)
+        added_x, added_y = added_minority(np.asarray(x_res, dtype=np.float32), np.asarray(y_res), len(y), minority)
+        for c in minority:
+            if (added_y == c).any():
+                rows[c].append((f"{subset.class_names[c]} · {cell['method']}",
+                                f"{int((added_y == c).sum())} added", pick(added_x[added_y == c])))
+    entries = [row for c in minority for row in rows[c]]
+    return labelled_rows([images for *_, images in entries], [name for name, *_ in entries],
+                         highlight={i for i, (name, *_) in enumerate(entries) if name.endswith(" · real")},
+                         tags=[tag for _, tag, _ in entries])
 
 
 def _coords(cell: Cell) -> dict[str, Any]:
@@ -133,9 +204,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-dir", required=True, help="a table1 / ir-sweep folder with gans/")
     parser.add_argument("--methods", default="",
                         help="comma-separated GAN rows (default: every GAN row of the run that adds its own images)")
+    parser.add_argument("--grid", default="",
+                        help="comma-separated rows (any oversampling row: smote, deepsmote, bngan, ...): instead "
+                             "of measuring, save a picture of the images each adds to the minority classes, "
+                             "below real training images (first fold)")
+    parser.add_argument("--per-class", type=int, default=GRID_PER_CLASS, help="images a row in --grid pictures")
     args = parser.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    drawn = [m.strip() for m in args.grid.split(",") if m.strip()]
+    if args.per_class < 1:
+        parser.error("--per-class must be at least 1")
     try:
+        if drawn:
+            for path in draw_added(args.run_dir, drawn, args.per_class,
+                                   say=lambda text: print(text, file=sys.stderr, flush=True)):
+                print(path)
+            return 0
         measured = measure(args.run_dir, methods, say=lambda text: print(text, file=sys.stderr, flush=True))
         text = markdown(args.run_dir, measured)
     except PROJECT_ERRORS as exc:
