@@ -36,21 +36,61 @@ def test_balances_with_decoded_images_of_the_right_class():
     assert np.allclose(again.fit_resample(x, y)[0], xs, atol=1e-5)  # seeded
 
 
-def test_permutation_penalty_trains_the_decoder_towards_the_class():
-    """With the penalty, a minority code decodes closer to its class's mean image than without training."""
-    x, y = _toy()
-    errors = []
-    for steps in (1, 200):
-        sampler = DeepSMOTE(steps=steps, width=8, code_dim=8, batch_size=16, lr=2e-3)
+def test_the_penalty_trains_the_decoder_only_on_each_code_s_own_image():
+    """As in the released code: the class's codes are detached and each is compared with its own image (a
+    code paired with another image of its class would pull every decoding towards the class mean)."""
+    from bngan.evaluation.deepsmote import _Decoder, _Encoder, class_penalty
+
+    torch.manual_seed(0)
+    encoder, decoder = _Encoder(1, 16, 8, 8), _Decoder(1, 16, 8, 8)
+    images = torch.from_numpy(_toy()[0][30:])
+    class_penalty(encoder, decoder, images).backward()
+    assert all(p.grad is None for p in encoder.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.parameters())
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(decoder(encoder(images)), images)
+    assert torch.isclose(class_penalty(encoder, decoder, images), expected)
+    decoder.zero_grad()
+    class_penalty(encoder, decoder, images, "other-image").backward()  # the stored runs' version: both nets
+    assert all(p.grad is not None for p in encoder.parameters())
+
+
+def test_decoded_minority_images_keep_their_own_look_not_the_class_mean():
+    """Six different minority images (a bar at six heights) decode to themselves, not to their average."""
+    x, y = _toy(n_minor=0)
+    minority = np.zeros((6, 1, 16, 16), np.float32)
+    for i, row in enumerate(range(2, 14, 2)):
+        minority[i, 0, row:row + 2, 3:13] = 1
+    x, y = np.concatenate([x, minority]), np.concatenate([y, np.ones(6, int)])
+    sampler = DeepSMOTE(steps=300, width=8, code_dim=8, batch_size=16, lr=2e-3)
+    sampler.fit_resample(x, y)
+    with torch.no_grad():
+        decoded = sampler.decoder_(sampler.encoder_(torch.from_numpy(minority))).numpy()
+    to_own = np.abs(decoded - minority).mean()
+    to_mean = np.abs(decoded - minority.mean(0)).mean()
+    assert to_own < 0.5 * to_mean
+
+
+def test_the_stored_runs_pairing_blurs_towards_the_class_mean():
+    """``pairing="other-image"`` (runs stored before the fix) pulls a class's decodings to its mean image: the
+    measured reason its DeepSMOTE rows looked like blurs."""
+    x, y = _toy(n_minor=0)
+    minority = np.zeros((6, 1, 16, 16), np.float32)
+    for i, row in enumerate(range(2, 14, 2)):
+        minority[i, 0, row:row + 2, 3:13] = 1
+    x, y = np.concatenate([x, minority]), np.concatenate([y, np.ones(6, int)])
+    decoded = {}
+    for pairing in ("own-image", "other-image"):
+        sampler = DeepSMOTE(steps=600, width=8, code_dim=8, batch_size=16, lr=2e-3, pairing=pairing)
         sampler.fit_resample(x, y)
         with torch.no_grad():
-            decoded = sampler.decoder_(sampler.encoder_(torch.from_numpy(x[y == 1]))).numpy()
-        errors.append(np.abs(decoded - x[y == 1].mean(0)).mean())
-    assert errors[1] < 0.1 < errors[0]
+            decoded[pairing] = sampler.decoder_(sampler.encoder_(torch.from_numpy(minority))).numpy()
+    spread = {k: v.std(0).mean() for k, v in decoded.items()}  # how different the six decodings are
+    assert spread["other-image"] < 0.5 * spread["own-image"]
 
 
 @pytest.mark.parametrize(("kw", "data", "needle"), [
-    ({"steps": 0}, None, "steps"), ({"width": 1.5}, None, "width"),
+    ({"steps": 0}, None, "steps"), ({"width": 1.5}, None, "width"), ({"pairing": "mean"}, None, "pairing"),
     ({}, (np.zeros((4, 8, 8)), np.array([0, 0, 1, 1])), "at least 16 px"),
     ({}, (np.full((4, 1, 16, 16), 255.0), np.array([0, 0, 1, 1])), "divide 0..255"),
     ({"steps": 2, "width": 2}, (np.zeros((4, 1, 16, 16)), np.array([0, 0, 0, 1])), "at least 2"),

@@ -594,25 +594,31 @@ def test_a_new_setting_enters_the_fingerprint_without_being_listed() -> None:
     assert "warmup" in WithWarmup(**common).to_dict()  # saved with the spec, so reports can recompute it
 
 
-def test_runs_before_the_batched_augmentation_keep_their_cells_and_new_runs_get_new_ones() -> None:
-    """Augmented rows stored before ``cnn_augmentation`` existed ran torchvision per image: their spec reads
-    back as "per-image" with unchanged fingerprints; a new run (batched) redoes only the augmented rows."""
+@pytest.mark.parametrize(("name", "before", "default", "rows"), [
+    ("cnn_augmentation", "per-image", "batched", {"ros-aug", "bngan-mix-aug"}),
+    ("deepsmote_pairing", "other-image", "own-image", {"deepsmote"}),
+])
+def test_runs_stored_before_a_setting_keep_their_cells_and_new_runs_redo_its_rows(name, before, default,
+                                                                                  rows) -> None:
+    """Augmented rows stored before ``cnn_augmentation`` existed ran torchvision per image, DeepSMOTE rows
+    before ``deepsmote_pairing`` decoded towards another image: their spec reads back at that value with
+    unchanged fingerprints; a new run redoes only the rows the setting applies to; the CLI sets it."""
     from bngan.experiments.table1.cli import build_parser, config_from_args
 
-    common = {"datasets": ["mnist"], "methods": ["ros", "ros-aug", "bngan", "bngan-mix-aug"]}
-    old_spec = ex.ExperimentConfig(**common, cnn_augmentation="per-image").to_dict()
-    del old_spec["cnn_augmentation"]
+    common = {"datasets": ["mnist"], "methods": ["ros", "ros-aug", "bngan", "bngan-mix-aug", "deepsmote"]}
+    old_spec = ex.ExperimentConfig(**common, **{name: before}).to_dict()
+    del old_spec[name]
     old = ex.ExperimentConfig.from_saved(old_spec)
-    assert old.cnn_augmentation == "per-image"
+    assert getattr(old, name) == before
     new = ex.ExperimentConfig(**common)
-    assert new.cnn_augmentation == "batched"
+    assert getattr(new, name) == default
     old_prints = {c.key: c.fingerprint for c in ex.grid(old)}
     changed = {c.key.rsplit("__", 1)[1] for c in ex.grid(new) if c.fingerprint != old_prints[c.key]}
-    assert changed == {"ros-aug", "bngan-mix-aug"}
-    args = build_parser("table1").parse_args(["--dataset", "mnist", "--cnn-augmentation", "per-image"])
-    assert config_from_args("table1", args).cnn_augmentation == "per-image"
-    with pytest.raises(ValueError, match="cnn_augmentation must be one of batched, per-image"):
-        ex.ExperimentConfig(**common, cnn_augmentation="kornia")
+    assert changed == rows
+    args = build_parser("table1").parse_args(["--dataset", "mnist", f"--{name.replace('_', '-')}", before])
+    assert getattr(config_from_args("table1", args), name) == before
+    with pytest.raises(ValueError, match=f"{name} must be one of {default}, {before}"):
+        ex.ExperimentConfig(**common, **{name: "kornia"})
 
 
 def test_progress_names_gan_and_cnn_steps_inside_a_cell(tmp_path: Path) -> None:

@@ -1,8 +1,14 @@
 """DeepSMOTE (Dablain, Krawczyk, Chawla, IEEE TNNLS 2022) as an imbalanced-learn style oversampler.
 
 An encoder/decoder pair learns to reconstruct the training images; a second loss term, the *permutation
-penalty*, decodes the codes of one class's images in a shuffled order and asks for the images in the original
-order, so that any code of a class decodes to something typical of that class. New images are then made by
+penalty*, is computed on a batch of one randomly drawn class per step. The paper describes it as decoding a
+class's codes in a permuted order; the released code permutes the codes and the target images *alike*, so each
+code is still compared with its own image, and it detaches the codes: the term is a decoder-only reconstruction
+of one class's images, which gives a class of 40 images as much decoder training per step as the shuffled
+batch gives the largest class. That is what is implemented here. (Pairing each code with *another* image of
+its class, a reading of the paper's text, teaches the decoder the class mean: our first version did, and its
+decoded bags and boots were near-identical blurs, FID 136 against SMOTE's 11. It stays as ``pairing=
+"other-image"`` so that the results stored with it can be reproduced.) New images are then made by
 SMOTE in the code space (imbalanced-learn's SMOTE on the encoded vectors, class by class) and decoded.
 
 Sizes follow the paper's recipe where a CPU allows it: four stride-2 convolutions (here 32…256 channels at
@@ -61,13 +67,34 @@ class _Decoder(nn.Module):
         return out
 
 
+PAIRINGS = ("own-image", "other-image")  # what the penalty compares a class's decoded code with
+
+
+def class_penalty(encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
+                  pairing: str = "own-image") -> torch.Tensor:
+    """The permutation penalty on ``images`` of one class.
+
+    ``own-image`` (the released code): the codes, detached, decoded back to the same images; the released
+    permutation reorders codes and targets alike, which leaves a mean squared error unchanged, so none is
+    applied. ``other-image`` (our first version): each image encoded and decoded towards the next image of the
+    batch, through the encoder too. A one-image class adds nothing (batch norm needs two images; SMOTE refuses
+    such a class later anyway)."""
+    if len(images) < 2:
+        return images.new_zeros(())
+    if pairing == "other-image":
+        return nn.functional.mse_loss(decoder(encoder(torch.roll(images, shifts=1, dims=0))), images)
+    with torch.no_grad():
+        codes = encoder(images)
+    return nn.functional.mse_loss(decoder(codes), images)
+
+
 class DeepSMOTE:
     """``fit_resample(images, labels)``: train the autoencoder on them, then add decoded SMOTE codes until the
     sampling strategy is met. Images ``(N, C, H, W)`` or ``(N, H, W)`` in [0, 1]; the originals come first."""
 
     def __init__(self, sampling_strategy: Any = "auto", random_state: int | None = 0, steps: int = 2000,
                  batch_size: int = 100, lr: float = 2e-4, code_dim: int = 300, width: int = 32,
-                 k_neighbors: int = 5, device: str = "cpu") -> None:
+                 k_neighbors: int = 5, pairing: str = "own-image", device: str = "cpu") -> None:
         self.sampling_strategy = sampling_strategy
         self.random_state = random_state
         self.steps = steps
@@ -76,6 +103,7 @@ class DeepSMOTE:
         self.code_dim = code_dim
         self.width = width
         self.k_neighbors = k_neighbors
+        self.pairing = pairing
         self.device = device
 
     def _check(self, X: Any, y: Any) -> tuple[torch.Tensor, np.ndarray]:
@@ -83,6 +111,8 @@ class DeepSMOTE:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidSettingError(f"DeepSMOTE's {name} must be an integer >= {low}, got {value!r}")
+        if self.pairing not in PAIRINGS:
+            raise InvalidSettingError(f"DeepSMOTE's pairing must be one of {', '.join(PAIRINGS)}, got {self.pairing!r}")
         images = torch.as_tensor(np.asarray(X), dtype=torch.float32)
         images = images.unsqueeze(1) if images.ndim == 3 else images
         if images.ndim != 4 or images.shape[-1] != images.shape[-2] or images.shape[-1] < 16:
@@ -108,7 +138,7 @@ class DeepSMOTE:
         return out_x, out_y
 
     def _train(self, images: torch.Tensor, labels: np.ndarray, seed: int) -> tuple[_Encoder, _Decoder]:
-        """Reconstruction plus the permutation penalty of one randomly chosen class per step."""
+        """Reconstruction of a batch drawn from all images plus the penalty of one randomly chosen class."""
         channels, side = images.shape[1], images.shape[-1]
         encoder = _Encoder(channels, side, self.width, self.code_dim).to(self.device)
         decoder = _Decoder(channels, side, self.width, self.code_dim).to(self.device)
@@ -121,9 +151,7 @@ class DeepSMOTE:
             reconstruction = nn.functional.mse_loss(decoder(encoder(batch)), batch)
             members = by_class[rng.choice(list(by_class))]
             chosen = data[rng.choice(members, size=min(len(members), self.batch_size), replace=False)]
-            shifted = torch.roll(chosen, shifts=1, dims=0)  # a permutation of the class's images
-            penalty = nn.functional.mse_loss(decoder(encoder(shifted)), chosen) if len(chosen) > 1 else 0.0
-            loss = reconstruction + penalty
+            loss = reconstruction + class_penalty(encoder, decoder, chosen, self.pairing)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

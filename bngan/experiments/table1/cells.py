@@ -214,7 +214,8 @@ def make_method_sampler(method: str, config: ExperimentConfig, fold: int, counts
         if checkpoint is not None:
             options["checkpoint"] = str(checkpoint)
     elif method == "deepsmote":
-        options = {"steps": config.deepsmote_steps, "device": "cpu" if config.device == "auto" else config.device}
+        options = {"steps": config.deepsmote_steps, "pairing": config.deepsmote_pairing,
+                   "device": "cpu" if config.device == "auto" else config.device}
     strategy = resolve_sampling_strategy(config.sampling_strategy, counts)
     return make_oversampler(method, random_state=fold, sampling_strategy=strategy, **options)
 

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from bngan.errors import PROJECT_ERRORS
 from bngan.experiments.core import ExperimentError
-from bngan.experiments.table1.settings import CNN_AUGMENTATIONS, DEFAULT_METHODS, SWEEP_IRS, ExperimentConfig
+from bngan.experiments.table1.settings import (
+    CNN_AUGMENTATIONS,
+    DEEPSMOTE_PAIRINGS,
+    DEFAULT_METHODS,
+    SWEEP_IRS,
+    ExperimentConfig,
+)
 
 
 def build_parser(name: str) -> argparse.ArgumentParser:
@@ -64,6 +70,9 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     parser.add_argument("--dgc-width", type=float, default=1.0, help="DGC channel width (0.25 for CPU runs)")
     parser.add_argument("--dgc-steps", type=int, default=None, help="cap on DGC iterations")
     parser.add_argument("--deepsmote-steps", type=int, default=2000, help="autoencoder steps of the DeepSMOTE row")
+    parser.add_argument("--deepsmote-pairing", default="own-image", choices=DEEPSMOTE_PAIRINGS,
+                        help="what DeepSMOTE's penalty decodes a class's code towards: its own image (the "
+                             "released code) or another image of the class (runs before 2026-12-04; blurs)")
     parser.add_argument("--dgc-draws", type=int, default=10,
                         help="DGC test-time draws per class (10 as in the paper; fewer for CPU runs)")
     parser.add_argument("--dgc-lr", type=float, default=1e-5,
@@ -106,6 +115,7 @@ def config_from_args(name: str, args: argparse.Namespace) -> ExperimentConfig:
         cnn_augmentation=args.cnn_augmentation,
         dgc_epochs=args.dgc_epochs, dgc_width=args.dgc_width, dgc_steps=args.dgc_steps,
         deepsmote_steps=args.deepsmote_steps,
+        deepsmote_pairing=args.deepsmote_pairing,
         dgc_draws=args.dgc_draws, dgc_lr=args.dgc_lr, quality=args.quality,
         reference=args.reference or ExperimentConfig.reference,
         data_dir=args.data_dir, device=args.device)

@@ -25,6 +25,7 @@ STANDARD_MINORITY = (8, 9)  # the two smallest classes of the standard split (IR
 CLASSIFIER_EPOCHS_EQUIVALENT = 8  # default budget: this many epochs of the imbalanced split, as steps
 STRATEGY_NAMES = ("auto", "minority", "not majority", "not minority", "all")
 CNN_AUGMENTATIONS = ("batched", "per-image")  # bngan.evaluation.augmentation.AUGMENTATIONS, torch-free
+DEEPSMOTE_PAIRINGS = ("own-image", "other-image")  # bngan.evaluation.deepsmote.PAIRINGS, torch-free
 
 
 @dataclass
@@ -60,6 +61,9 @@ class ExperimentConfig:
     dgc_width: float = scoped(scope="dgc", default=1.0)
     dgc_steps: int | None = scoped(scope="dgc", default=None)
     deepsmote_steps: int = scoped(scope="deepsmote", default=2000)  # autoencoder steps of the DeepSMOTE row
+    # what DeepSMOTE's penalty compares a decoded code with: its own image, as the released code does; runs
+    # stored before the setting existed paired it with another image of the class and keep their fingerprints
+    deepsmote_pairing: str = scoped(scope="deepsmote", default="own-image", before="other-image")
     # Monte-Carlo draws per class at test time (the paper's 10; fewer = faster, noisier)
     dgc_draws: int = scoped(scope="dgc", default=10)
     dgc_lr: float = scoped(scope="dgc", default=1e-5)  # the paper's; short CPU budgets need more
@@ -131,6 +135,9 @@ class ExperimentConfig:
         if self.cnn_augmentation not in CNN_AUGMENTATIONS:
             raise ExperimentError(f"cnn_augmentation must be one of {', '.join(CNN_AUGMENTATIONS)}, got "
                                   f"{self.cnn_augmentation!r}")
+        if self.deepsmote_pairing not in DEEPSMOTE_PAIRINGS:
+            raise ExperimentError(f"deepsmote_pairing must be one of {', '.join(DEEPSMOTE_PAIRINGS)}, got "
+                                  f"{self.deepsmote_pairing!r}")
         if not self.dgc_lr > 0:
             raise ExperimentError(f"dgc_lr must be positive, got {self.dgc_lr}")
         self.sampling_strategy = parse_sampling_strategy(self.sampling_strategy)
