@@ -35,6 +35,7 @@ from bngan.experiments.table1.cells import (
     make_method_sampler,
 )
 from bngan.experiments.table1.settings import ExperimentConfig, grid
+from bngan.files import atomic_write_bytes, atomic_write_text
 
 IMAGES_FILE = "images.json"
 IMAGES_REPORT = "images.md"
@@ -99,7 +100,7 @@ def draw_added(folder: str | Path, methods: Sequence[str], per_class: int = GRID
                     if (c["dataset"], c["setting"], c["fold"]) == (dataset, setting, first)}
             picture = _added_picture([mine[m] for m in methods], config, context, per_class, say)
             path = folder / f"added__{mine[methods[0]].key.rsplit('__', 1)[0]}.png"
-            picture.save(path)
+            atomic_write_bytes(path, lambda handle, image=picture: image.save(handle, format="PNG"))
             written.append(path)
     return written
 
@@ -225,7 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PROJECT_ERRORS as exc:
         print(f"bngan bench images: error: {exc}", file=sys.stderr)
         return 2
-    from bngan.files import atomic_write_text
 
     atomic_write_text(Path(args.run_dir) / IMAGES_REPORT, text)
     print(text)
