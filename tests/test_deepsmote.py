@@ -21,6 +21,15 @@ def _toy(n_major: int = 30, n_minor: int = 6) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(x, 0, 1), np.array([0] * n_major + [1] * n_minor)
 
 
+def _six_bars() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_toy``'s majority, and a minority of six different images: a horizontal bar at six heights."""
+    x, y = _toy(n_minor=0)
+    minority = np.zeros((6, 1, 16, 16), np.float32)
+    for i, row in enumerate(range(2, 14, 2)):
+        minority[i, 0, row:row + 2, 3:13] = 1
+    return np.concatenate([x, minority]), np.concatenate([y, np.ones(6, int)]), minority
+
+
 def test_balances_with_decoded_images_of_the_right_class():
     x, y = _toy()
     options = {"steps": 200, "width": 8, "code_dim": 8, "batch_size": 16, "lr": 2e-3}
@@ -57,11 +66,7 @@ def test_the_penalty_trains_the_decoder_only_on_each_code_s_own_image():
 
 def test_decoded_minority_images_keep_their_own_look_not_the_class_mean():
     """Six different minority images (a bar at six heights) decode to themselves, not to their average."""
-    x, y = _toy(n_minor=0)
-    minority = np.zeros((6, 1, 16, 16), np.float32)
-    for i, row in enumerate(range(2, 14, 2)):
-        minority[i, 0, row:row + 2, 3:13] = 1
-    x, y = np.concatenate([x, minority]), np.concatenate([y, np.ones(6, int)])
+    x, y, minority = _six_bars()
     sampler = DeepSMOTE(steps=300, width=8, code_dim=8, batch_size=16, lr=2e-3)
     sampler.fit_resample(x, y)
     with torch.no_grad():
@@ -74,11 +79,7 @@ def test_decoded_minority_images_keep_their_own_look_not_the_class_mean():
 def test_the_stored_runs_pairing_blurs_towards_the_class_mean():
     """``pairing="other-image"`` (runs stored before the fix) pulls a class's decodings to its mean image: the
     measured reason its DeepSMOTE rows looked like blurs."""
-    x, y = _toy(n_minor=0)
-    minority = np.zeros((6, 1, 16, 16), np.float32)
-    for i, row in enumerate(range(2, 14, 2)):
-        minority[i, 0, row:row + 2, 3:13] = 1
-    x, y = np.concatenate([x, minority]), np.concatenate([y, np.ones(6, int)])
+    x, y, minority = _six_bars()
     decoded = {}
     for pairing in ("own-image", "other-image"):
         sampler = DeepSMOTE(steps=600, width=8, code_dim=8, batch_size=16, lr=2e-3, pairing=pairing)
