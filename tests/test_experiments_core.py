@@ -210,7 +210,7 @@ def test_every_committed_results_folder_loads_without_torch() -> None:
     committed = {p.parent.parent.name for p in (ROOT / "results").glob("*/cells/*.json")}
     assert set(folders) == committed and "disentangle" in folders and "table1-mnist" in folders
     # long benchmarks committed cell by cell: partial, table.md says so
-    resuming = {"long-mnist", "ir-sweep-converged-fashion-mnist-ir100"}
+    resuming = {"long-mnist"}
     for name, (complete, n_done, stale, same) in folders.items():
         assert (complete or name in resuming) and n_done > 0 and stale == 0 and same, name
     assert all("**Partial:**" in (ROOT / "results" / name / "table.md").read_text()
